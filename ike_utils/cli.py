@@ -1,0 +1,33 @@
+"""Shared command-line plumbing: common flags and the error-to-exit-status convention."""
+import argparse
+import sys
+import warnings
+
+from ike_utils.errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+def add_common_args(parser: argparse.ArgumentParser):
+    """Flags every stage accepts."""
+    parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
+                        help='where to compute; auto = CUDA when available (default: auto)')
+    parser.add_argument('--quiet', action='store_true', help='no progress bars')
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    return f'warning: {message}\n'
+
+
+def run_cli(main, *args, **kwargs):
+    """Call `main`; bad input becomes a one-line message on stderr and exit status 2."""
+    warnings.formatwarning = _one_line_warning
+    try:
+        result = main(*args, **kwargs)
+    except InputError as error:
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        print('interrupted: finished outputs are kept, a rerun redoes the rest', file=sys.stderr)
+        sys.exit(130)
+    return result
