@@ -1,0 +1,80 @@
+"""Run the graph module on one video: read inputs, build the graph, iterate, save."""
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from graph_module.build import build_graph
+from graph_module.inputs import load_cues, load_flows
+from graph_module.outputs import save_iteration
+from graph_module.power_iteration import power_iterations
+from graph_module.regression import ridge_inverses
+from graph_module.seeds import seed_map
+from graph_module.settings import GraphSettings
+from ike_utils.errors import InputError
+from ike_utils.frames import frame_size, list_frames
+
+
+def _sync(device):
+    if device.type == 'cuda':
+        import torch
+        torch.cuda.synchronize(device)
+
+
+def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, device, quiet=False):
+    """Segment one video with the space-time graph; write out_path/iter_K and iter_K_images.
+
+    Returns the time spent in each stage (seconds): load, build, regression_setup, iterations
+    (a list, one per iteration) and save."""
+    timings = {'iterations': [], 'save': 0.0}
+    start = time.perf_counter()
+    frames = list_frames(frames_path, min_count=2)
+    n_frames = len(frames)
+    original_size = frame_size(frames)
+    height, width = settings.working_h, settings.working_w
+    of_path = Path(of_path)
+    fwd = load_flows(of_path / 'fwd_of', n_frames, height, width, device)
+    bwd = load_flows(of_path / 'bwd_of', n_frames, height, width, device)
+    cues = None
+    if settings.features_paths:
+        cues = load_cues(settings.features_paths, n_frames, height, width, device)
+    _sync(device)
+    timings['load'] = time.perf_counter() - start
+
+    def save(iteration, maps):
+        if iteration in settings.to_save_iterations:
+            began = time.perf_counter()
+            save_iteration(out_path, iteration, maps.view(n_frames, height, width), original_size)
+            timings['save'] += time.perf_counter() - began
+
+    seed = seed_map(settings.seed_type, height, width, settings.seed_sigma_percent).to(device)
+    seed = seed.reshape(1, -1).repeat(n_frames, 1)
+    save(-1, seed)
+
+    start = time.perf_counter()
+    graph, design = build_graph(fwd, bwd, cues, settings.sigma, settings.dir_half_chain,
+                                  settings.cue_half_chain)
+    del fwd, bwd, cues
+    _sync(device)
+    timings['build'] = time.perf_counter() - start
+    start = time.perf_counter()
+    inverses = ridge_inverses(design, settings.ridge_lambda)
+    _sync(device)
+    timings['regression_setup'] = time.perf_counter() - start
+
+    progress = tqdm(total=settings.n_iterations, desc='graph iterations', disable=quiet, unit='it')
+    last = [time.perf_counter()]
+
+    def on_iteration(k, maps):
+        _sync(device)
+        now = time.perf_counter()
+        timings['iterations'].append(now - last[0])
+        save(k, maps)
+        progress.update(1)
+        last[0] = time.perf_counter()
+
+    power_iterations(graph, design, inverses, seed, settings.n_iterations, on_iteration)
+    progress.close()
+    timings['graph_index_bytes'] = graph.memory_bytes()
+    timings['feature_bytes'] = design.numel() * design.element_size()
+    return timings

@@ -1,0 +1,52 @@
+"""Graph-module settings, read once from the config file into plain values."""
+from dataclasses import dataclass
+
+from ike_utils.config import Config
+
+MAX_CHAIN_OFFSET = 15  # the reference links each pivot frame to at most 15 frames on each side
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    working_h: int
+    working_w: int
+    seed_type: int
+    seed_sigma_percent: float
+    sigma: float
+    n_iterations: int
+    to_save_iterations: tuple
+    dir_half_chain: int
+    cue_half_chain: int
+    ridge_lambda: float
+    features_paths: tuple
+
+    @classmethod
+    def from_config(cls, config: Config, features_paths=None):
+        """Build from the config; `features_paths` (if given) replaces [Graph Module] ike_features_paths."""
+        section = 'Graph Module'
+        n_iterations = config.get_int(section, 'n_iterations', min_value=1)
+        to_save = config.get_int_list(section, 'to_save_iterations', min_value=-1, max_value=n_iterations - 1)
+        if not to_save:  # the reference saves everything when the list is empty
+            to_save = tuple(range(-1, n_iterations))
+        if features_paths is None:
+            features_paths = config.get_lines(section, 'ike_features_paths', default=())
+        cue_half_chain = config.get_int(section, 'features_half_chain_size', min_value=-1,
+                                        max_value=MAX_CHAIN_OFFSET)
+        if not features_paths:  # without network cues the reference forces it to -1
+            cue_half_chain = -1
+        return cls(
+            working_h=config.get_int('General', 'working_h', min_value=2),
+            working_w=config.get_int('General', 'working_w', min_value=2),
+            seed_type=int(config.get_choice(section, 'seed_type', ('0', '1', '2'))),
+            # 0.3 is the reference's fallback when the key is absent
+            seed_sigma_percent=config.get_float(section, 'seed_type_sigma_percent', default=0.3,
+                                                min_value=1e-6),
+            sigma=config.get_float(section, 'sigma', min_value=1e-6),
+            n_iterations=n_iterations,
+            to_save_iterations=tuple(sorted(set(to_save))),
+            dir_half_chain=config.get_int(section, 'dir_features_half_chain_size', min_value=-1,
+                                          max_value=MAX_CHAIN_OFFSET),
+            cue_half_chain=cue_half_chain,
+            ridge_lambda=config.get_float(section, 'lambda', min_value=0),
+            features_paths=tuple(features_paths),
+        )
