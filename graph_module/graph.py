@@ -1,18 +1,24 @@
 """The space-time graph and its one operation, x -> M x, without ever building M.
 
-Every chain position (x, y) in a destination frame links the pivot pixel to the four pixels around
-it, floor/ceil of x and y, each with the same weight g(k) = exp(-0.5 (k / sigma)^2) for frames k
-apart (the reference computes bilinear weights and then replaces them by 1). When a coordinate is
-an integer, floor == ceil and the same pixel is linked twice. Corners outside the image get no edge.
+A chain position (x, y) in a destination frame links the pivot pixel to the four pixels around it,
+floor/ceil of x and y, each with the same weight g(k) = exp(-0.5 (k / sigma)^2) for frames k apart
+(the reference computes bilinear weights and then replaces them by 1). Corners outside the image get
+no edge. So when x and y are both fractional, an edge reaches the 2x2 block whose top-left pixel is
+(floor x, floor y), and we store it as one int32 "slot", that corner's index in a padded frame:
+reading the four pixels is one read in a table of 2x2 block sums of the destination frame, and
+writing to them one add into an accumulator of the same layout, spread back to pixels afterwards by
+four shifted adds. Frames are padded by a ring of 2 zero pixels and corners clamped into it, so an
+edge that leaves the image reads zeros and writes into the ring, which is cropped away.
 
-So the four corners of an edge always form a 2x2 block (or a 2x1 / 1x2 / 1x1 block counted 2 or 4
-times), whose top-left corner lies in [-1, H-1] x [-1, W-1]. We store, per edge, one int32 "slot":
-which of the 4 block shapes, and where its top-left corner is. Reading an edge's four corners is
-then one read in a table of block sums of the destination frame, and writing to them is one add in
-an accumulator that is spread back to pixels afterwards by a few dense shifted adds.
+When a coordinate is an integer, floor == ceil and the reference links the same pixel twice: such
+an edge reaches a 1x2, 2x1 or 1x1 block counted 2, 2 or 4 times. These are rare with real optical
+flow (a few in a million), so they are kept aside as "integer edges" with their two corner pixels
+(equal for 1x1), each weighing 2 g(k); their slot in the main layout points into the zero ring.
 """
 import torch
-import torch.nn.functional as F
+
+CHUNK_ELEMENTS = 1 << 20  # edges handled per call: small temporaries, still long vector ops
+PAD = 2  # a top-left corner clamped to -2 or W reaches only outside pixels
 
 
 def temporal_weights(sigma: float, max_offset: int, device='cpu') -> torch.Tensor:
@@ -21,95 +27,126 @@ def temporal_weights(sigma: float, max_offset: int, device='cpu') -> torch.Tenso
     return torch.exp((-0.5) * (k / sigma) ** 2)
 
 
-def block_slots(x: torch.Tensor, y: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Slot of each chain position's corner block in one frame's table of 4 x (H+1) x (W+1) block sums.
-
-    Shape 0: x and y integers (one pixel, 4 times); 1: x fractional only (1x2, twice); 2: y
-    fractional only (2x1, twice); 3: both fractional (2x2). Positions whose whole block lies outside
-    the image (or that are not finite) get -1.
-    """
-    x0, y0 = torch.floor(x), torch.floor(y)
-    shape = (torch.ceil(x) != x0).int() + 2 * (torch.ceil(y) != y0).int()
-    live = (x0 >= -1) & (x0 <= width - 1) & (y0 >= -1) & (y0 <= height - 1)
-    x0 = torch.where(live, x0, 0).int() + 1
-    y0 = torch.where(live, y0, 0).int() + 1
-    slots = (shape * (height + 1) + y0) * (width + 1) + x0
-    return torch.where(live, slots, -1)
-
-
-def block_sum_table(maps: torch.Tensor) -> torch.Tensor:
-    """n x H x W maps -> n x 4 x (H+1) x (W+1) sums over each corner block (pixels counted with
-    their multiplicity), indexed by the top-left corner + 1. Outside pixels count as 0."""
-    padded = F.pad(maps, (1, 1, 1, 1))
-    top_left = padded[:, :-1, :-1]
-    right = padded[:, :-1, 1:]
-    below = padded[:, 1:, :-1]
-    return torch.stack((4 * top_left,
-                        2 * (top_left + right),
-                        2 * (top_left + below),
-                        top_left + right + below + padded[:, 1:, 1:]), dim=1)
-
-
-def spread_blocks(accumulator: torch.Tensor) -> torch.Tensor:
-    """The transpose of block_sum_table: n x 4 x (H+1) x (W+1) per-block amounts -> n x H x W,
-    every block adding its amount to each of its (in-image) pixels, with multiplicity."""
-    one, right_pair, down_pair, square = accumulator.unbind(1)
-    n, h1, w1 = one.shape
-    padded = one.new_zeros(n, h1 + 1, w1 + 1)
-    padded[:, :-1, :-1] += 4 * one + 2 * right_pair + 2 * down_pair + square
-    padded[:, :-1, 1:] += 2 * right_pair + square
-    padded[:, 1:, :-1] += 2 * down_pair + square
-    padded[:, 1:, 1:] += square
-    return padded[:, 1:-1, 1:-1]
+def block_corners(x: torch.Tensor, y: torch.Tensor, height: int, width: int):
+    """For chain positions x, y (rows x N): the padded index (row * (W + 4) + col) of each corner
+    block's top-left pixel, clamped into the ring, and whether x and y are fractional."""
+    left, top = torch.floor(x), torch.floor(y)
+    fractional_x, fractional_y = x != left, y != top
+    corner = top.clamp_(-PAD, height).add_(PAD).mul_(width + 2 * PAD)
+    corner.add_(left.clamp_(-PAD, width).add_(PAD))
+    return corner.int(), fractional_x, fractional_y  # exact: integers far below 2^24
 
 
 class SpaceTimeGraph:
     """Edges of the whole video, grouped by frame offset; `propagate` computes M x.
 
-    For an offset k, the pivots first_pivot .. first_pivot + n_k - 1 link to frames pivot + k; their
-    edges are an n_k x N tensor of slots into one flat table holding every frame's block sums (slot
-    `dead` holds 0 and absorbs writes of edges that leave the image).
+    For an offset k, pivots first .. first + n_k - 1 link to frames pivot + k; their edges are an
+    n_k x N int32 tensor of slots into the flat table of all frames' 2x2 block sums, plus the
+    integer edges as three int32 vectors: pivot pixel (flat over frames) and the two corners
+    (flat over padded frames).
     """
 
     def __init__(self, n_frames: int, height: int, width: int, sigma: float, max_offset: int, device):
         self.n_frames, self.height, self.width = n_frames, height, width
-        self.slots_per_frame = 4 * (height + 1) * (width + 1)
-        self.dead = n_frames * self.slots_per_frame
-        index_dtype = torch.int32 if self.dead < 2 ** 31 - 1 else torch.int64
-        self.index_dtype = index_dtype
+        self.padded_shape = (n_frames, height + 2 * PAD, width + 2 * PAD)
+        self.padded_size = self.padded_shape[1] * self.padded_shape[2]
+        if n_frames * self.padded_size >= 2 ** 31:
+            raise ValueError(f'{n_frames} frames of {width}x{height} are too many for int32 edge slots; '
+                             f'split the video or lower the working size')
         self.weights = temporal_weights(sigma, max_offset, device).tolist()
-        self.groups = []  # (offset, first_pivot, n_k x N slots)
+        self.groups = {}  # offset -> (first pivot, n_k x N slots)
+        self._integer_parts = {}  # offset -> list of (pivot, corner, second corner) chunks
+        self.integer_edges = {}  # offset -> (pivot, corner, second corner)
+        self._buffers = None
 
     def add_edges(self, offset: int, first_pivot: int, x: torch.Tensor, y: torch.Tensor):
-        """Add the edges from pivots first_pivot.. to frames pivot + offset, at chain positions x, y."""
-        local = block_slots(x, y, self.height, self.width)
-        first_destination = first_pivot + offset
-        frame_base = (torch.arange(x.shape[0], device=x.device, dtype=self.index_dtype)
-                      + first_destination) * self.slots_per_frame
-        slots = torch.where(local >= 0, local.to(self.index_dtype) + frame_base[:, None],
-                            torch.tensor(self.dead, dtype=self.index_dtype, device=x.device))
-        self.groups.append((offset, first_pivot, slots))
+        """Add the edges from pivots first_pivot .. (rows of x, y) to frames pivot + offset."""
+        n_rows, n_pixels = x.shape
+        if offset not in self.groups:
+            first = 0 if offset > 0 else -offset
+            slots = torch.empty(self.n_frames - abs(offset), n_pixels, dtype=torch.int32, device=x.device)
+            self.groups[offset] = (first, slots)
+            self._integer_parts[offset] = []
+        first, slots = self.groups[offset]
+        corner, fractional_x, fractional_y = block_corners(x, y, self.height, self.width)
+        square = fractional_x & fractional_y
+        destination = torch.arange(n_rows, dtype=torch.int32, device=x.device) + first_pivot + offset
+        corner.add_((destination * self.padded_size)[:, None])
+        rows = slice(first_pivot - first, first_pivot - first + n_rows)
+        # a slot of 0 in the destination frame is a block of the zero ring: integer edges use it
+        torch.where(square, corner, (destination * self.padded_size)[:, None], out=slots[rows])
+        if not bool(square.all()):
+            row, pixel = torch.nonzero(~square, as_tuple=True)
+            first_corner = corner[row, pixel]
+            second_corner = (first_corner + fractional_x[row, pixel].int()
+                             + fractional_y[row, pixel].int() * (self.width + 2 * PAD))
+            pivot = (row.int() + first_pivot) * n_pixels + pixel.int()
+            self._integer_parts[offset].append((pivot, first_corner, second_corner))
 
-    def propagate(self, x: torch.Tensor) -> torch.Tensor:
-        """M x for maps x (n x N): x itself (self weight g(0) = 1), plus what every pivot pixel
-        receives from the pixels its chains reach (gather), plus what it gives them (scatter).
+    def finish(self):
+        """Gather the integer edges found while adding chunks."""
+        for offset, parts in self._integer_parts.items():
+            if parts:
+                self.integer_edges[offset] = tuple(torch.cat(column) for column in zip(*parts))
+        self._integer_parts = {}
+        return self
+
+    def propagate(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """out = M x for maps x (n x N): x itself (self weight g(0) = 1), plus what every pivot
+        pixel gathers from the pixels its chains reach, plus what it gives them (scatter).
 
         As in the reference, pixel 0 of every frame receives neither, only its own value."""
         n, height, width = self.n_frames, self.height, self.width
-        table = block_sum_table(x.view(n, height, width)).reshape(-1)
-        table = torch.cat((table, table.new_zeros(1)))
-        accumulator = torch.zeros_like(table)
-        gathered = torch.zeros_like(x)
-        for offset, first, slots in self.groups:
-            weight = self.weights[abs(offset)]
-            rows = slice(first, first + slots.shape[0])
-            flat = slots.view(-1)
-            gathered[rows].add_(table.index_select(0, flat).view_as(slots), alpha=weight)
-            accumulator.index_add_(0, flat, (x[rows] * weight).view(-1))
-        scattered = spread_blocks(accumulator[:-1].view(n, 4, height + 1, width + 1))
-        result = x + gathered + scattered.reshape(n, -1)
-        result[:, 0] = x[:, 0]
-        return result
+        if self._buffers is None:  # kept across iterations: no allocation churn
+            chunk_rows = max(1, CHUNK_ELEMENTS // x.shape[1])
+            self._buffers = (torch.zeros(self.padded_shape, device=x.device),
+                             torch.empty(self.padded_shape, device=x.device),
+                             torch.empty(chunk_rows * x.shape[1], device=x.device))
+        padded, table, scratch = self._buffers
+        interior = padded[:, PAD:PAD + height, PAD:PAD + width]
+        padded.zero_()
+        interior.copy_(x.view(n, height, width))
+        # table[r, c] = sum of the 2x2 block with top-left padded pixel (r, c); last row/col unused
+        torch.add(padded[:, :-1, :-1], padded[:, :-1, 1:], out=table[:, :-1, :-1])
+        table[:, :-1, :-1].add_(padded[:, 1:, :-1]).add_(padded[:, 1:, 1:])
+        flat_table, flat_padded, flat_out = table.view(-1), padded.view(-1), out.view(-1)
+        out.copy_(x)
+        for offset, rows, slots in self._chunks(x.shape[1]):  # gather
+            values = scratch[:slots.numel()]
+            torch.index_select(flat_table, 0, slots.view(-1), out=values)
+            out[rows].add_(values.view_as(slots), alpha=self.weights[abs(offset)])
+        for offset, (pivot, corner, second) in self.integer_edges.items():
+            values = flat_padded[corner] + flat_padded[second]
+            flat_out.index_add_(0, pivot, values, alpha=2 * self.weights[abs(offset)])
+        table.zero_()  # the same memory now collects what the pivots give
+        for offset, rows, slots in self._chunks(x.shape[1]):  # scatter
+            values = scratch[:slots.numel()]
+            torch.mul(x[rows].reshape(-1), self.weights[abs(offset)], out=values)
+            flat_table.index_add_(0, slots.view(-1), values)
+        padded.zero_()
+        block = table[:, :-1, :-1]
+        padded[:, :-1, :-1] += block
+        padded[:, :-1, 1:] += block
+        padded[:, 1:, :-1] += block
+        padded[:, 1:, 1:] += block
+        flat_x = x.reshape(-1)
+        for offset, (pivot, corner, second) in self.integer_edges.items():
+            values = flat_x[pivot] * (2 * self.weights[abs(offset)])
+            flat_padded.index_add_(0, corner, values)
+            flat_padded.index_add_(0, second, values)
+        out.view(n, height, width).add_(interior)
+        out[:, 0] = x[:, 0]
+        return out
+
+    def _chunks(self, n_pixels):
+        """(offset, pivot rows, slots) for every group, split into chunks of about CHUNK_ELEMENTS."""
+        step = max(1, CHUNK_ELEMENTS // n_pixels)
+        for offset, (first, slots) in self.groups.items():
+            for start in range(0, slots.shape[0], step):
+                chunk = slots[start:start + step]
+                yield offset, slice(first + start, first + start + chunk.shape[0]), chunk
 
     def memory_bytes(self) -> int:
-        return sum(s.numel() * s.element_size() for _, _, s in self.groups)
+        tensors = [s for _, s in self.groups.values()]
+        tensors += [t for edges in self.integer_edges.values() for t in edges]
+        return sum(t.numel() * t.element_size() for t in tensors)

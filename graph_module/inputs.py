@@ -20,8 +20,8 @@ def resize_flow(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return torch.stack((u, v), dim=-1)
 
 
-def load_flows(flow_folder, n_frames: int, height: int, width: int, device) -> torch.Tensor:
-    """The n-1 flows of `flow_folder` (fwd_of or bwd_of) resized to the working size: (n-1) x H x W x 2."""
+def check_flow_folder(flow_folder, n_frames: int):
+    """An InputError unless `flow_folder` holds exactly the n-1 .flo files of an n-frame video."""
     flow_folder = Path(flow_folder)
     if not flow_folder.is_dir():
         raise InputError(f'flow folder {flow_folder} does not exist; run extract_optical_flow.py '
@@ -30,6 +30,16 @@ def load_flows(flow_folder, n_frames: int, height: int, width: int, device) -> t
     if len(found) != n_frames - 1:
         raise InputError(f'flow folder {flow_folder} holds {len(found)} .flo files but the video has '
                          f'{n_frames} frames (expected {n_frames - 1}); extract the flow of these frames again')
+    for index in range(n_frames - 1):
+        path = flow_folder / flow_file_name(index)
+        if not path.is_file():
+            raise InputError(f'flow file {path} is missing; extract the flow of these frames again')
+
+
+def load_flows(flow_folder, n_frames: int, height: int, width: int, device) -> torch.Tensor:
+    """The n-1 flows of `flow_folder` (fwd_of or bwd_of) resized to the working size: (n-1) x H x W x 2."""
+    check_flow_folder(flow_folder, n_frames)
+    flow_folder = Path(flow_folder)
     flows = torch.empty(n_frames - 1, height, width, 2, dtype=torch.float32, device=device)
     for index in range(n_frames - 1):
         path = flow_folder / flow_file_name(index)

@@ -6,32 +6,28 @@ import torch
 from graph_module.regression import ridge_predict
 
 
-def minmax_per_frame(maps: torch.Tensor):
-    """Scale every frame's map (row of n x N) to [0, 1]. A constant map becomes 0 (the reference
-    divides by zero there). Returns the maps and how many were constant."""
+def minmax_per_frame_(maps: torch.Tensor) -> int:
+    """Scale every frame's map (row of n x N) to [0, 1], in place. A constant map becomes 0 (the
+    reference divides by zero there). Returns how many were constant."""
     low = maps.min(dim=1, keepdim=True).values
     span = maps.max(dim=1, keepdim=True).values - low
     constant = span <= 0
-    scaled = (maps - low) / torch.where(constant, torch.ones_like(span), span)
-    return scaled, int(constant.sum())
-
-
-def iteration_step(graph, design, inverses, maps: torch.Tensor):
-    """One iteration: propagate along the graph, normalise per frame, regress on the features, keep
-    the positive part and normalise again. Returns the new maps and the count of constant maps met."""
-    propagated, constant_a = minmax_per_frame(graph.propagate(maps))
-    regressed = ridge_predict(design, inverses, propagated).clamp_(min=0)
-    result, constant_b = minmax_per_frame(regressed)
-    return result, constant_a + constant_b
+    maps.sub_(low).div_(torch.where(constant, torch.ones_like(span), span))
+    return int(constant.sum())
 
 
 def power_iterations(graph, design, inverses, seed: torch.Tensor, n_iterations: int, on_iteration=None):
-    """Run `n_iterations` steps from `seed` (n x N); `on_iteration(k, maps)` sees each result."""
+    """Run `n_iterations` steps from `seed` (n x N, overwritten: it becomes the running maps);
+    `on_iteration(k, maps)` sees each result (a buffer that the next iteration overwrites). Every step: propagate along the graph,
+    normalise per frame, regress on the features, keep the positive part, normalise again."""
     maps = seed
+    propagated = torch.empty_like(maps)
     constant = 0
     for k in range(n_iterations):
-        maps, met = iteration_step(graph, design, inverses, maps)
-        constant += met
+        graph.propagate(maps, out=propagated)
+        constant += minmax_per_frame_(propagated)
+        ridge_predict(design, inverses, propagated, out=maps).clamp_(min=0)
+        constant += minmax_per_frame_(maps)
         if on_iteration is not None:
             on_iteration(k, maps)
     if constant:

@@ -20,11 +20,11 @@ def ridge_inverses(design: torch.Tensor, ridge_lambda: float) -> torch.Tensor:
     return inverses
 
 
-def ridge_predict(design: torch.Tensor, inverses: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def ridge_predict(design: torch.Tensor, inverses: torch.Tensor, targets: torch.Tensor, out=None):
     """r = X ((X^T X + lambda I)^-1 X^T) y for every frame: design n x N x (F+1), targets n x N."""
-    result = torch.empty_like(targets)
+    out = torch.empty_like(targets) if out is None else out
     for frame in range(targets.shape[0]):
         x = design[frame]
         w = torch.mm(torch.mm(inverses[frame], x.t()), targets[frame][:, None])
-        result[frame] = torch.mm(x, w)[:, 0]
-    return result
+        torch.mm(x, w, out=out[frame][:, None])
+    return out

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from graph_module.build import build_graph
-from graph_module.inputs import load_cues, load_flows
+from graph_module.build import GraphBuilder
+from graph_module.inputs import check_flow_folder, load_cues, load_flows
 from graph_module.outputs import save_iteration
 from graph_module.power_iteration import power_iterations
 from graph_module.regression import ridge_inverses
@@ -13,6 +13,7 @@ from graph_module.seeds import seed_map
 from graph_module.settings import GraphSettings
 from ike_utils.errors import InputError
 from ike_utils.frames import frame_size, list_frames
+from ike_utils.memory import release_free_memory
 
 
 def _sync(device):
@@ -33,13 +34,14 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     original_size = frame_size(frames)
     height, width = settings.working_h, settings.working_w
     of_path = Path(of_path)
-    fwd = load_flows(of_path / 'fwd_of', n_frames, height, width, device)
-    bwd = load_flows(of_path / 'bwd_of', n_frames, height, width, device)
+    flow_folders = (of_path / 'fwd_of', of_path / 'bwd_of')
+    for folder in flow_folders:  # fail early, before any work, if a flow file is missing
+        check_flow_folder(folder, n_frames)
     cues = None
     if settings.features_paths:
         cues = load_cues(settings.features_paths, n_frames, height, width, device)
     _sync(device)
-    timings['load'] = time.perf_counter() - start
+    timings['load'] = load_before = time.perf_counter() - start
 
     def save(iteration, maps):
         if iteration in settings.to_save_iterations:
@@ -52,11 +54,19 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     save(-1, seed)
 
     start = time.perf_counter()
-    graph, design = build_graph(fwd, bwd, cues, settings.sigma, settings.dir_half_chain,
-                                  settings.cue_half_chain)
-    del fwd, bwd, cues
+    builder = GraphBuilder(n_frames, height, width, settings.sigma, settings.dir_half_chain,
+                           settings.cue_half_chain, cues, device)
+    del cues
+    for folder, forward in zip(flow_folders, (True, False)):  # one direction's flows at a time
+        began = time.perf_counter()
+        flows = load_flows(folder, n_frames, height, width, device)
+        timings['load'] += time.perf_counter() - began
+        builder.walk(flows, forward)
+        del flows
+        release_free_memory()
+    graph, design = builder.finish()
     _sync(device)
-    timings['build'] = time.perf_counter() - start
+    timings['build'] = time.perf_counter() - start - (timings['load'] - load_before)
     start = time.perf_counter()
     inverses = ridge_inverses(design, settings.ridge_lambda)
     _sync(device)
