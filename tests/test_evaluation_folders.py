@@ -208,3 +208,21 @@ def test_dev_degraded_copy(tmp_path):
     for name in ('00001.png', '00020.png', '00038.png'):
         index = record.frames.index(name[:-4])
         assert record.f_per_frame[index] == pytest.approx(distance_f(*degraded[name]))
+
+
+def test_mask_reading_rules(tmp_path):
+    from evaluation.davis import read_result
+    grey = np.array([[0, 1, 127, 128, 255]], np.uint8)
+    write_png(tmp_path / 'grey.png', grey)
+    assert read_annotation(tmp_path / 'grey.png').tolist() == [[False, True, True, True, True]]  # non-zero
+    assert read_result(tmp_path / 'grey.png').tolist() == [[False, False, False, True, True]]    # >= 0.5
+    assert read_result(tmp_path / 'grey.png', threshold=1 / 255).tolist() == [[False, True, True, True, True]]
+    colour = np.zeros((1, 2, 3), np.uint8)
+    colour[0, 1] = (0, 0, 128)                       # DAVIS palette red, as OpenCV expands it
+    write_png(tmp_path / 'colour.png', colour)
+    assert read_result(tmp_path / 'colour.png').tolist() == [[False, True]]
+    write_png(tmp_path / 'deep.png', np.array([[0, 32767, 32768, 65535]], np.uint16))
+    assert read_result(tmp_path / 'deep.png').tolist() == [[False, False, True, True]]
+    (tmp_path / 'broken.png').write_bytes(b'not a png')
+    with pytest.raises(InputError, match='broken.png'):
+        read_result(tmp_path / 'broken.png')
