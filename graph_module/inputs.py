@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ike_utils.errors import InputError
-from ike_utils.flow_io import flow_file_name, read_flo
+from ike_utils.flow_io import check_flo, flow_file_name, read_flo
 
 
 def resize_flow(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -34,11 +34,11 @@ def check_flow_folder(flow_folder, n_frames: int):
         path = flow_folder / flow_file_name(index)
         if not path.is_file():
             raise InputError(f'flow file {path} is missing; extract the flow of these frames again')
+        check_flo(path)
 
 
 def load_flows(flow_folder, n_frames: int, height: int, width: int, device) -> torch.Tensor:
     """The n-1 flows of `flow_folder` (fwd_of or bwd_of) resized to the working size: (n-1) x H x W x 2."""
-    check_flow_folder(flow_folder, n_frames)
     flow_folder = Path(flow_folder)
     flows = torch.empty(n_frames - 1, height, width, 2, dtype=torch.float32, device=device)
     for index in range(n_frames - 1):

@@ -35,7 +35,7 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     height, width = settings.working_h, settings.working_w
     of_path = Path(of_path)
     flow_folders = (of_path / 'fwd_of', of_path / 'bwd_of')
-    for folder in flow_folders:  # fail early, before any work, if a flow file is missing
+    for folder in flow_folders:  # fail early, before any work, if a flow file is missing or bad
         check_flow_folder(folder, n_frames)
     cues = None
     if settings.features_paths:
@@ -48,10 +48,6 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
             began = time.perf_counter()
             save_iteration(out_path, iteration, maps.view(n_frames, height, width), original_size)
             timings['save'] += time.perf_counter() - began
-
-    seed = seed_map(settings.seed_type, height, width, settings.seed_sigma_percent).to(device)
-    seed = seed.reshape(1, -1).repeat(n_frames, 1)
-    save(-1, seed)
 
     start = time.perf_counter()
     builder = GraphBuilder(n_frames, height, width, settings.sigma, settings.dir_half_chain,
@@ -67,6 +63,10 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     graph, design = builder.finish()
     _sync(device)
     timings['build'] = time.perf_counter() - start - (timings['load'] - load_before)
+    seed = seed_map(settings.seed_type, height, width, settings.seed_sigma_percent).to(device)
+    seed = seed.reshape(1, -1).repeat(n_frames, 1)
+    save(-1, seed)  # only now: every input has been read without error
+
     start = time.perf_counter()
     inverses = ridge_inverses(design, settings.ridge_lambda)
     _sync(device)
