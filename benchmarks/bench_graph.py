@@ -1,0 +1,107 @@
+"""Speed and memory of the graph module on a real video.
+
+    python benchmarks/bench_graph.py                      # blackswan, 50 frames, paper settings
+    python benchmarks/bench_graph.py --n_frames 25,50,100 # scaling (frames repeated back and forth)
+
+Each run is a fresh process, so its peak resident memory (ru_maxrss) is its own; the first column
+of memory is what the process holds after importing PyTorch, before any work. Flows come from
+--of_path, or are computed with OpenCV DIS (preset medium) into a cache folder first (not timed).
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_FRAMES = ROOT.parent / 'shared' / 'data' / 'davis2016-dev' / 'JPEGImages' / '480p' / 'blackswan'
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(args):
+    """One measured run, in this process; prints one JSON line."""
+    import torch
+    from graph_module.run import run_graph_module
+    from graph_module.settings import GraphSettings
+    from ike_utils.config import load_config
+    from ike_utils.device import resolve_device
+    baseline = peak_rss_mb()
+    settings = GraphSettings.from_config(load_config(args.config))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        timings = run_graph_module(args.frames_path, args.of_path, out, settings,
+                                   resolve_device(args.device), quiet=True)
+    timings['wall'] = time.perf_counter() - start
+    timings['baseline_mb'] = baseline
+    timings['peak_mb'] = peak_rss_mb()
+    print(json.dumps(timings))
+
+
+def ping_pong_frames(source: Path, n_frames: int, folder: Path):
+    """A video of n_frames made of the source frames played forward, backward, forward..."""
+    files = sorted(p for p in source.iterdir() if p.suffix.lower() in ('.jpg', '.png'))
+    order = files + files[-2:0:-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(n_frames):
+        link = folder / ('%05d%s' % (index, files[0].suffix))
+        if not link.exists():
+            link.symlink_to(order[index % len(order)])
+    return folder
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--frames_path', default=str(DEFAULT_FRAMES))
+    parser.add_argument('--of_path', default=None, help='precomputed flows (fwd_of/, bwd_of/) of these frames')
+    parser.add_argument('--config', default=str(ROOT / 'config.ini'))
+    parser.add_argument('--n_frames', default='', help='comma-separated video lengths (frames repeated back and forth)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=0, help='torch threads (0 = default)')
+    parser.add_argument('--cache', default=os.path.join(tempfile.gettempdir(), 'ike_bench_graph'))
+    parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+
+    from optical_flow.extract import extract_flows
+    source = Path(args.frames_path)
+    lengths = [int(n) for n in args.n_frames.split(',')] if args.n_frames else [None]
+    print(f'graph module on {source.name}, config {args.config}, device {args.device}')
+    header = ('frames', 'wall s', 'load s', 'build s', 'setup s', 'iter s (mean)', 'save s',
+              'torch baseline MB', 'peak MB', 'edges MB', 'features MB')
+    rows = []
+    for n in lengths:
+        frames, of_path = source, args.of_path
+        if n is not None:
+            frames = ping_pong_frames(source, n, Path(args.cache) / f'{source.name}_{n}' / 'frames')
+            of_path = None
+        if of_path is None:
+            of_path = Path(args.cache) / f'{source.name}_{n or "all"}' / 'flow'
+            extract_flows(frames, of_path, method='dis', device='cpu', quiet=True)
+        command = [sys.executable, __file__, '--worker', '--frames_path', str(frames), '--of_path', str(of_path),
+                   '--config', args.config, '--device', args.device, '--threads', str(args.threads)]
+        result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+        iterations = result['iterations']
+        n_frames = len([p for p in Path(frames).iterdir()])
+        rows.append((n_frames, result['wall'], result['load'], result['build'], result['regression_setup'],
+                     sum(iterations) / len(iterations), result['save'], result['baseline_mb'], result['peak_mb'],
+                     result['graph_index_bytes'] / 2 ** 20, result['feature_bytes'] / 2 ** 20))
+        print(f'  {n_frames} frames: iterations ' + ' '.join(f'{t:.2f}' for t in iterations))
+    print('| ' + ' | '.join(header) + ' |')
+    print('|' + '---|' * len(header))
+    for row in rows:
+        print('| ' + ' | '.join(f'{v:.2f}' if isinstance(v, float) else str(v) for v in row) + ' |')
+
+
+if __name__ == '__main__':
+    main()
