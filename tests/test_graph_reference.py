@@ -142,6 +142,7 @@ class Reference:
             low, high = torch.min(features[:, :, start:stop]), torch.max(features[:, :, start:stop])
             features[:, :, start:stop] = (features[:, :, start:stop] - low) / (high - low)
         self.features = features
+        self.clipped = False  # whether a regression ever predicted negative values
 
     def design(self):
         ones = torch.ones(self.n, self.h * self.w, 1)
@@ -177,6 +178,7 @@ class Reference:
             inverse = torch.inverse(torch.mm(x.t(), x) + ridge_lambda * eye)
             w = torch.mm(torch.mm(inverse, x.t()), y)
             r = torch.mm(x, w)
+            self.clipped |= bool((r < 0).any())
             r[r < 0] = 0
             r = (r - torch.min(r)) / (torch.max(r) - torch.min(r))
             results.append(r[:, 0])
@@ -436,10 +438,10 @@ def test_resize_flow_matches_reference(flow_hw, working_hw):
 # ---------------------------------------------------------------------------------------------
 # (d) whole runs: 20 iterations
 # ---------------------------------------------------------------------------------------------
-def our_run(fwd, bwd, cues, seed_type, n_iterations=20, dir_half=5, cue_half=1):
+def our_run(fwd, bwd, cues, seed_type, n_iterations=20, dir_half=5, cue_half=1, ridge_lambda=100.0):
     n_frames, height, width = fwd.shape[0] + 1, fwd.shape[1], fwd.shape[2]
     graph, design = build_graph(fwd, bwd, cues, 4.0, dir_half, cue_half)
-    inverses = ridge_inverses(design, 100.0)
+    inverses = ridge_inverses(design, ridge_lambda)
     seed = seed_map(seed_type, height, width, 0.5).reshape(1, -1).repeat(n_frames, 1)
     outputs = []
     power_iterations(graph, design, inverses, seed, n_iterations,
@@ -447,17 +449,18 @@ def our_run(fwd, bwd, cues, seed_type, n_iterations=20, dir_half=5, cue_half=1):
     return outputs
 
 
-RUN_CASES = [  # (video, seed type, cue folders)
-    ('long_real', 0, 0),
-    ('short_quantised', 1, 0),
-    ('long_quantised', 2, 0),
-    ('long_real', 2, 1),
-    ('long_quantised', 0, 2),
+RUN_CASES = [  # (video, seed type, cue folders, lambda)
+    ('long_real', 0, 0, 100.0),
+    ('short_quantised', 1, 0, 100.0),
+    ('long_quantised', 2, 0, 100.0),
+    ('long_real', 2, 1, 100.0),
+    ('long_quantised', 0, 2, 100.0),
+    ('short_quantised', 0, 2, 0.01),  # a weak ridge: the regression predicts negatives, clipped to 0
 ]
 
 
-@pytest.mark.parametrize('name, seed_type, n_cue_folders', RUN_CASES)
-def test_twenty_iterations_match_reference(name, seed_type, n_cue_folders):
+@pytest.mark.parametrize('name, seed_type, n_cue_folders, ridge_lambda', RUN_CASES)
+def test_twenty_iterations_match_reference(name, seed_type, n_cue_folders, ridge_lambda):
     fwd, bwd = video(name, seed=3)
     n_frames, height, width = fwd.shape[0] + 1, fwd.shape[1], fwd.shape[2]
     cues = None
@@ -465,9 +468,11 @@ def test_twenty_iterations_match_reference(name, seed_type, n_cue_folders):
         cues = torch.cat([random_cues(10 + k, n_frames, 1 + k, height, width) for k in range(n_cue_folders)], dim=1)
     reference = Reference(fwd, bwd, cues, 4.0, 5, 1)
     seed = ref_seed(seed_type, height, width, 0.5).reshape(-1)
-    expected = reference.run([seed] * n_frames, 20, 100.0)
-    ours = our_run(fwd, bwd, cues, seed_type)
+    expected = reference.run([seed] * n_frames, 20, ridge_lambda)
+    ours = our_run(fwd, bwd, cues, seed_type, ridge_lambda=ridge_lambda)
     assert len(ours) == 20
+    if ridge_lambda < 1:
+        assert reference.clipped, 'the weak-ridge case must exercise the clipping of negatives'
     for k in (0, 1, 19):
         difference = float((ours[k] - expected[k]).abs().max())
         assert difference <= 1e-4, f'iteration {k}: max abs difference {difference}'
