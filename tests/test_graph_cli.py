@@ -27,6 +27,7 @@ from ike_utils.flow_io import flow_file_name, write_flo
 
 N_FRAMES, WORKING, ORIGINAL, FLOW_HW = 6, (12, 16), (20, 30), (10, 15)
 SCRIPT = REPO / 'run_graph_module.py'
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def make_inputs(folder: Path):
@@ -79,6 +80,12 @@ def wrong_shape_feature(paths):
     torch.save(torch.zeros(WORKING[0], WORKING[1] + 1, 1), paths['cues'] / '00002.pt')
 
 
+def nan_feature(paths):
+    cue = torch.load(paths['cues'] / '00002.pt', weights_only=True)
+    cue[3, 4, 0] = float('nan')
+    torch.save(cue, paths['cues'] / '00002.pt')
+
+
 def garbage_feature(paths):
     (paths['cues'] / '00001.pt').write_bytes(b'not a tensor')
 
@@ -119,6 +126,8 @@ EXTRA_BAD_INPUTS = {
                     'bwd_of/00003_00004.flo'),
     'feature_folder_missing': (lambda p: shutil.rmtree(p['cues']), 'cue_config', {}, 'cues'),
     'feature_unloadable': (garbage_feature, 'cue_config', {}, '00001.pt'),
+    # a diverged network writes NaN: today the cue block silently becomes 0 with a "zero range" warning
+    'feature_nan': (nan_feature, 'cue_config', {}, '00002.pt'),
     'config_file_missing': (None, 'config', {'config': 'no_such_config.ini'}, 'no_such_config.ini'),
     'config_wrong_type_float': (lambda p: rewrite_config(p, 'lambda', '1e2x'), 'config', {}, 'lambda'),
     'config_negative_sigma': (lambda p: rewrite_config(p, 'sigma', '-4'), 'config', {}, 'sigma'),
