@@ -196,11 +196,18 @@ def test_no_motion_gives_finite_outputs_and_a_warning(tmp_path, seed_type):
             assert (tmp_path / 'out' / f'iter_{iteration}_images' / ('%05d.png' % index)).is_file()
 
 
-def test_no_motion_design_and_propagation_are_finite():
+def test_no_motion_design_propagation_and_iterations_are_finite():
+    """Each stage on its own: the constant feature blocks warn while building; then the regression
+    on all-zero features predicts a constant map, and the iterations warn about that."""
     n_frames, height, width = 6, 8, 10
     zeros = torch.zeros(n_frames - 1, height, width, 2)
     with pytest.warns(UserWarning, match='zero range'):
         graph, design = build_graph(zeros, zeros, None, 4.0, 5, -1)
     assert bool(torch.isfinite(design).all())
+    assert bool((design[:, :, :-1] == 0).all()) and bool((design[:, :, -1] == 1).all())
     x = torch.rand(n_frames, height * width)
     assert bool(torch.isfinite(graph.propagate(x, torch.empty_like(x))).all())
+    inverses = ridge_inverses(design, 100.0)
+    with pytest.warns(UserWarning, match='zero range'):
+        result = power_iterations(graph, design, inverses, x, 3)
+    assert bool(torch.isfinite(result).all())
