@@ -102,15 +102,20 @@ def normalise_blocks(design: torch.Tensor, dir_half_chain: int) -> int:
     bounds = [(k * h, (k + 1) * h) for k in range(4)] if dir_half_chain > 0 else []
     if n_feat > 4 * h:
         bounds.append((4 * h, n_feat))
+    if not bounds:
+        return 0
+    column_low, column_high = torch.aminmax(design.view(-1, n_feat + 1), dim=0)  # one pass
+    low = torch.zeros(n_feat, dtype=design.dtype, device=design.device)
+    span = torch.ones_like(low)
     constant = 0
     for start, stop in bounds:
-        block = design[:, :, start:stop]
-        low, high = block.min(), block.max()
-        if high > low:
-            block.sub_(low).div_(high - low)
-        else:
-            block.zero_()
+        block_low, block_high = column_low[start:stop].min(), column_high[start:stop].max()
+        low[start:stop] = block_low
+        if block_high > block_low:
+            span[start:stop] = block_high - block_low
+        else:  # (x - low) / 1 = 0 everywhere
             constant += 1
+    design[:, :, :n_feat].sub_(low).div_(span)
     if constant:
         warnings.warn(f'{constant} node-feature block(s) have zero range (e.g. no motion in the flow); '
                       f'they are set to 0 instead of NaN')

@@ -15,10 +15,22 @@ an edge reaches a 1x2, 2x1 or 1x1 block counted 2, 2 or 4 times. These are rare 
 flow (a few in a million), so they are kept aside as "integer edges" with their two corner pixels
 (equal for 1x1), each weighing 2 g(k); their slot in the main layout points into the zero ring.
 """
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
 import torch
 
 CHUNK_ELEMENTS = 1 << 20  # edges handled per call: small temporaries, still long vector ops
 PAD = 2  # a top-left corner clamped to -2 or W reaches only outside pixels
+
+
+def _threads_for(device) -> int:
+    return torch.get_num_threads() if torch.device(device).type == 'cpu' else 1
+
+
+@lru_cache(maxsize=None)
+def _pool(n_threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(n_threads, thread_name_prefix='ike-scatter')
 
 
 def temporal_weights(sigma: float, max_offset: int, device='cpu') -> torch.Tensor:
@@ -58,6 +70,7 @@ class SpaceTimeGraph:
         self._integer_parts = {}  # offset -> list of (pivot, corner, second corner) chunks
         self.integer_edges = {}  # offset -> (pivot, corner, second corner)
         self._buffers = None
+        self._scatter_plan = None
 
     def add_edges(self, offset: int, first_pivot: int, x: torch.Tensor, y: torch.Tensor):
         """Add the edges from pivots first_pivot .. (rows of x, y) to frames pivot + offset."""
@@ -119,10 +132,7 @@ class SpaceTimeGraph:
             values = flat_padded[corner] + flat_padded[second]
             flat_out.index_add_(0, pivot, values, alpha=2 * self.weights[abs(offset)])
         table.zero_()  # the same memory now collects what the pivots give
-        for offset, rows, slots in self._chunks(x.shape[1]):  # scatter
-            values = scratch[:slots.numel()]
-            torch.mul(x[rows].reshape(-1), self.weights[abs(offset)], out=values)
-            flat_table.index_add_(0, slots.view(-1), values)
+        self._scatter(x, flat_table)
         padded.zero_()
         block = table[:, :-1, :-1]
         padded[:, :-1, :-1] += block
@@ -137,6 +147,34 @@ class SpaceTimeGraph:
         out.view(n, height, width).add_(interior)
         out[:, 0] = x[:, 0]
         return out
+
+    def _scatter(self, x, flat_table):
+        """flat_table[slot] += g * x[pivot pixel] for every edge. index_add_ runs on one core, so
+        on the CPU the destination frames are split between threads (disjoint writes)."""
+        if self._scatter_plan is None:
+            self._scatter_plan = self._plan_by_destination(x.shape[1], _threads_for(x.device))
+        def work(chunks):
+            for weight, rows, slots in chunks:
+                flat_table.index_add_(0, slots.view(-1), x[rows].reshape(-1), alpha=weight)
+        if len(self._scatter_plan) == 1:
+            work(self._scatter_plan[0])
+        else:
+            list(_pool(len(self._scatter_plan)).map(work, self._scatter_plan))
+
+    def _plan_by_destination(self, n_pixels, n_parts):
+        """The chunks of every group cut so that part k only writes destination frames of its own
+        range: a list, per part, of (weight, pivot rows, slots)."""
+        bounds = [round(k * self.n_frames / n_parts) for k in range(n_parts + 1)]
+        plan = [[] for _ in range(n_parts)]
+        for offset, rows, slots in self._chunks(n_pixels):
+            for part in range(n_parts):
+                # pivots whose destination pivot + offset lies in [bounds[part], bounds[part + 1])
+                start = max(rows.start, bounds[part] - offset)
+                stop = min(rows.stop, bounds[part + 1] - offset)
+                if start < stop:
+                    plan[part].append((self.weights[abs(offset)], slice(start, stop),
+                                       slots[start - rows.start:stop - rows.start]))
+        return plan
 
     def _chunks(self, n_pixels):
         """(offset, pivot rows, slots) for every group, split into chunks of about CHUNK_ELEMENTS."""

@@ -1,0 +1,46 @@
+"""IKE, the whole loop: optical flow, then graph and network cycles, then the final masks.
+
+    python run_ike.py --frames_path F --out_path O --config ./config.ini [--cycles 3] [--flow_method dis]
+    python run_ike.py --dataset_root DAVIS --out_path O [--sequences a,b] [--shard 1/8] [--workers 2]
+
+A rerun skips every stage whose outputs are complete and redoes an interrupted one.
+"""
+import argparse
+
+from ike_utils.cli import add_common_args, run_cli
+from pipeline.run import run_many_videos, run_one_video
+from pipeline.video import LoopOptions
+
+
+def main(args):
+    options = LoopOptions(cycles=args.cycles, flow_method=args.flow_method, checkpoint=args.models,
+                          flow_iters=args.iters, threshold=args.threshold, seed=args.seed)
+    if args.dataset_root:
+        run_many_videos(args.dataset_root, args.out_path, args.config, options,
+                        args.sequences.split(',') if args.sequences else None, args.shard, args.workers,
+                        args.device, args.quiet)
+    else:
+        run_one_video(args.frames_path, args.out_path, args.config, options, args.device, args.annotations,
+                      args.quiet)
+
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--frames_path', help='one video: a folder of frames')
+    source.add_argument('--dataset_root', help='many videos: a DAVIS-layout root (JPEGImages/480p/<video>)')
+    parser.add_argument('--out_path', required=True, help='where everything is written')
+    parser.add_argument('--config', '--config_file', dest='config', default='./config.ini')
+    parser.add_argument('--cycles', type=int, default=3, help='graph passes; a network pass sits between two (default 3)')
+    parser.add_argument('--flow_method', default='raft', choices=['raft', 'dis', 'farneback'],
+                        help='raft (the paper; needs --models) or an OpenCV method needing no weights')
+    parser.add_argument('--models', default='./RAFT/models/raft-things.pth', help='RAFT checkpoint')
+    parser.add_argument('--iters', type=int, default=20, help='RAFT refinement iterations')
+    parser.add_argument('--threshold', type=float, default=0.5, help='soft map -> mask threshold')
+    parser.add_argument('--seed', type=int, default=None, help='network seed (repeatable CPU runs)')
+    parser.add_argument('--annotations', help='one video: its ground-truth masks, to print J and F')
+    parser.add_argument('--sequences', help='dataset: comma-separated video names (default: all)')
+    parser.add_argument('--shard', help='dataset: i/n, this task\'s share of the videos (1 <= i <= n)')
+    parser.add_argument('--workers', type=int, default=1, help='dataset: videos processed at once')
+    add_common_args(parser)
+    run_cli(main, parser.parse_args())
