@@ -356,6 +356,23 @@ def test_propagate_matches_reference(name, sigma, small_chunks):
         torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5 * scale)
 
 
+@pytest.mark.parametrize('threads', [2, 3])
+def test_propagate_with_threads_matches_reference(threads, small_chunks):
+    """On the CPU the scatter is split between threads by destination frame (a plan made on the first
+    call, from torch.get_num_threads()); with 2 and 3 parts and chunks cut across the parts."""
+    fwd, bwd = video('long_quantised', seed=4)
+    n_frames, height, width = fwd.shape[0] + 1, fwd.shape[1], fwd.shape[2]
+    reference = Reference(fwd, bwd, None, 4.0, 5, -1)
+    torch.set_num_threads(threads)  # the single_thread fixture restores it
+    graph, _ = build_graph(fwd, bwd, None, 4.0, 5, -1)
+    generator = torch.Generator().manual_seed(9)
+    for _ in range(2):
+        x = torch.rand(n_frames, height * width, generator=generator) - 0.3
+        expected = torch.stack(reference.propagate(list(x)))
+        out = graph.propagate(x, torch.empty_like(x))
+        torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+
+
 def test_propagate_is_repeatable_and_leaves_input_alone():
     """The buffers kept across calls must not leak one call's result into the next."""
     fwd, bwd = video('long_quantised')
