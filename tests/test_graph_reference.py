@@ -28,7 +28,7 @@ from graph_module.run import run_graph_module
 from graph_module.seeds import seed_map
 from graph_module.settings import GraphSettings
 from ike_utils.config import load_config
-from conftest import random_cues, random_flows, write_config, write_feature_folder, write_video
+from conftest import REPO, random_cues, random_flows, write_config, write_feature_folder, write_video
 
 WINDOW = 15
 pytestmark = pytest.mark.usefixtures('single_thread')
@@ -524,3 +524,25 @@ def test_run_from_files_matches_reference(tmp_path):
         assert saved.shape == (height, width, 1) and saved.dtype == torch.float32
         difference = float((saved[:, :, 0] - expected[index].reshape(height, width)).abs().max())
         assert difference <= 1e-4, f'frame {index}: max abs difference {difference}'
+
+
+# ---------------------------------------------------------------------------------------------
+# settings read as the reference reads them
+# ---------------------------------------------------------------------------------------------
+def test_settings_follow_the_reference(tmp_path):
+    """seed_type_sigma_percent falls back to 0.3; without feature folders features_half_chain_size
+    becomes -1; ike_features_paths is one folder per line; the paper's config.ini gives the paper's
+    values."""
+    config = write_config(tmp_path / 'a.ini', (36, 64), seed_type_sigma_percent=None, features_half_chain_size=1,
+                          ike_features_paths='')
+    settings = GraphSettings.from_config(load_config(config))
+    assert settings.seed_sigma_percent == 0.3
+    assert settings.cue_half_chain == -1 and settings.features_paths == ()
+    config = write_config(tmp_path / 'b.ini', (36, 64), ike_features_paths=['first/iter_19', 'second/iter_0'],
+                          features_half_chain_size=2)
+    settings = GraphSettings.from_config(load_config(config))
+    assert settings.features_paths == ('first/iter_19', 'second/iter_0') and settings.cue_half_chain == 2
+    paper = GraphSettings.from_config(load_config(REPO / 'config.ini'))
+    assert (paper.working_h, paper.working_w, paper.seed_type, paper.sigma, paper.n_iterations,
+            paper.dir_half_chain, paper.ridge_lambda) == (224, 416, 0, 4.0, 20, 5, 100.0)
+    assert paper.to_save_iterations == (-1, 19) and paper.features_paths == () and paper.cue_half_chain == -1
