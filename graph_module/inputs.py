@@ -26,15 +26,16 @@ def check_flow_folder(flow_folder, n_frames: int):
     if not flow_folder.is_dir():
         raise InputError(f'flow folder {flow_folder} does not exist; run extract_optical_flow.py '
                          f'--frames_path <frames> --out_path {flow_folder.parent}')
-    found = sorted(flow_folder.glob('*.flo'))
-    if len(found) != n_frames - 1:
-        raise InputError(f'flow folder {flow_folder} holds {len(found)} .flo files but the video has '
-                         f'{n_frames} frames (expected {n_frames - 1}); extract the flow of these frames again')
     for index in range(n_frames - 1):
         path = flow_folder / flow_file_name(index)
         if not path.is_file():
-            raise InputError(f'flow file {path} is missing; extract the flow of these frames again')
+            raise InputError(f'flow file {path} is missing ({n_frames} frames need {n_frames - 1} flows); '
+                             f'extract the flow of these frames again')
         check_flo(path)
+    found = len(list(flow_folder.glob('*.flo')))
+    if found != n_frames - 1:
+        raise InputError(f'flow folder {flow_folder} holds {found} .flo files but the video has '
+                         f'{n_frames} frames (expected {n_frames - 1}); extract the flow of these frames again')
 
 
 def load_flows(flow_folder, n_frames: int, height: int, width: int, device) -> torch.Tensor:
@@ -82,6 +83,9 @@ def load_cues(features_paths, n_frames: int, height: int, width: int, device) ->
                 expected = f'{height} x {width} x {channels or "C"}'
                 raise InputError(f'feature file {path} has shape {shape}, expected {expected} '
                                  f'(the working size of the config)')
+            if not torch.isfinite(tensor).all():
+                raise InputError(f'feature file {path} contains NaN or infinite values; '
+                                 f'recompute the network outputs')
             channels = tensor.shape[2]
             maps.append(tensor.float().permute(2, 0, 1))
         per_folder.append(torch.stack(maps))
