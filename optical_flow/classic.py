@@ -46,8 +46,9 @@ class ClassicFlow:
 
     FUNCTIONS = {'dis': dis_flow, 'farneback': farneback_flow}
 
-    def __init__(self, method: str):
+    def __init__(self, method: str, frame_size):
         self.flow = self.FUNCTIONS[method]
+        self.output_size = tuple(frame_size)
 
     def prepare(self, frames_bgr):
         return [to_gray(frame) for frame in frames_bgr]

@@ -1,7 +1,8 @@
 """The flow stage: forward and backward optical flow of every consecutive frame pair of a video.
 
 Writes `out_path/fwd_of/%05d_%05d.flo` (frame i -> i+1) and `out_path/bwd_of/%05d_%05d.flo`
-(frame i+1 -> i) at frame size, as IKE's graph module reads them; with `save_viz`, colour-coded
+(frame i+1 -> i) at frame size (RAFT with `keep_padding`: at the padded size, as the reference),
+as IKE's graph module reads them; with `save_viz`, colour-coded
 images of both in `fwd_of_viz/` and `bwd_of_viz/`.
 
 Resuming: every file is written atomically, so an existing .flo is complete. `flow_settings.json`
@@ -82,7 +83,7 @@ def _file_sha256(path: Path) -> str:
 
 
 def _is_complete_flo(path: Path, size) -> bool:
-    """An existing .flo of the frame size (writes are atomic, so this is a finished file)."""
+    """An existing .flo of the expected size (writes are atomic, so this is a finished file)."""
     try:
         with open(path, 'rb') as handle:
             header = handle.read(12)
@@ -103,12 +104,14 @@ def _clear_old_outputs(out_path: Path):
                 path.unlink()
 
 
-def _make_estimator(method, checkpoint, iters, frame_size, device):
+def _make_estimator(method, checkpoint, iters, frame_size, device, keep_padding):
     """The flow estimator and its settings record; loads the RAFT weights (InputError if unusable)."""
-    if method in ('dis', 'farneback'):
-        return ClassicFlow(method), {'method': method}
-    if method != 'raft':
+    if method not in METHODS:
         raise InputError(f'unknown flow method {method!r}; use one of {", ".join(METHODS)}')
+    if method != 'raft':
+        if keep_padding:
+            raise InputError(f'--keep_padding applies to --method raft only (there is no padding in {method})')
+        return ClassicFlow(method, frame_size), {'method': method}
     from RAFT.checkpoint import load_raft, DOWNLOAD_HINT
     from optical_flow.raft_flow import RaftFlow
     if checkpoint is None:
@@ -116,8 +119,8 @@ def _make_estimator(method, checkpoint, iters, frame_size, device):
     if iters < 1:
         raise InputError(f'--iters {iters} is not valid; RAFT needs at least 1 refinement iteration (default 20)')
     model, variant = load_raft(checkpoint, device)
-    estimator = RaftFlow(model, iters, frame_size, device)
-    return estimator, {'method': 'raft', 'model': variant, 'iters': iters,
+    estimator = RaftFlow(model, iters, frame_size, device, keep_padding=keep_padding)
+    return estimator, {'method': 'raft', 'model': variant, 'iters': iters, 'keep_padding': keep_padding,
                        'checkpoint_sha256': _file_sha256(Path(checkpoint))}
 
 
@@ -134,18 +137,21 @@ def _batches(indices, batch_pairs):
 
 
 def extract_flows(frames_path, out_path, method='dis', checkpoint=None, iters=20, device='auto',
-                  save_viz=False, quiet=False, batch_pairs=None) -> FlowExtractionSummary:
+                  save_viz=False, quiet=False, batch_pairs=None, keep_padding=False) -> FlowExtractionSummary:
     """Compute the forward and backward flows of every consecutive frame pair (see the module doc).
 
     method: 'raft' (needs `checkpoint`, an original princeton-vl/RAFT or torchvision state dict),
     'dis' or 'farneback' (no weights). device: 'auto' | 'cpu' | 'cuda' or a torch.device.
     batch_pairs: RAFT pairs per forward pass (default 1 on CPU, 4 on CUDA).
+    keep_padding: RAFT only; write flows at the padded size as the reference did, instead of
+    cropping them to the frame size.
     """
     started = time.perf_counter()
     device = device if isinstance(device, torch.device) else resolve_device(device)
     files, frame_size = check_frames(frames_path)
-    estimator, settings = _make_estimator(method, checkpoint, iters, frame_size, device)
+    estimator, settings = _make_estimator(method, checkpoint, iters, frame_size, device, keep_padding)
     settings.update(frames=len(files), height=frame_size[0], width=frame_size[1])
+    flow_size = estimator.output_size
     if batch_pairs is None:
         batch_pairs = CUDA_PAIRS_PER_BATCH if (method == 'raft' and device.type == 'cuda') else 1
 
@@ -168,7 +174,7 @@ def extract_flows(frames_path, out_path, method='dis', checkpoint=None, iters=20
     todo, skipped = [], 0
     for index in range(pairs):
         name = flow_file_name(index)
-        if all(_is_complete_flo(folders[d] / name, frame_size) for d in DIRECTIONS):
+        if all(_is_complete_flo(folders[d] / name, flow_size) for d in DIRECTIONS):
             skipped += 1
             if save_viz:  # an earlier run may have been without --save_viz
                 for d in DIRECTIONS:

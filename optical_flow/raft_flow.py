@@ -3,7 +3,8 @@
 The inputs are prepared as the reference did (princeton-vl/RAFT `InputPadder`, as IKE's
 extract_optical_flow.py used it): RGB in 0..255, replicate-padded to a multiple of 8 with the padding
 split evenly on both sides (the extra pixel, if any, at the right/bottom), scaled to [-1, 1], and
-`iters` refinement steps. The flow is cropped back to the frame size.
+`iters` refinement steps. The flow is cropped back to the frame size (unless `keep_padding`, the
+reference's layout: flows at the padded size, e.g. 856x480 for 854x480 frames).
 
 Work is shared instead of repeated: every frame is padded and encoded (feature and context
 encoders) once, although it takes part in up to four flows (as first and second image of two
@@ -11,6 +12,7 @@ pairs); and the convex upsampling runs only after the last refinement step, the 
 Both encoders normalise each image on its own (instance norm; batch norm in eval mode), so encoding
 frames separately gives the features of the reference's paired encoding.
 """
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +33,21 @@ def padding_for(height: int, width: int):
     return pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2
 
 
+@contextlib.contextmanager
+def full_float32(device: torch.device):
+    """On CUDA, switch TF32 off for convolutions and matmuls meanwhile (PyTorch lets cuDNN use it
+    by default), so the flows are float32 computations like the reference's."""
+    if device.type != 'cuda':
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 @dataclass
 class EncodedFrame:
     """What RAFT needs of one frame, computed once: correlation features and the context split
@@ -47,14 +64,16 @@ class RaftFlow:
     k+1 consecutive encoded frames into k (forward, backward) flows, all 2k flows in one batch.
     """
 
-    def __init__(self, model, iters: int, frame_size, device: torch.device):
+    def __init__(self, model, iters: int, frame_size, device: torch.device, keep_padding: bool = False):
         self.model = model
         self.iters = iters
         self.device = torch.device(device)
         self.height, self.width = frame_size
         self.padding = padding_for(self.height, self.width)
+        self.keep_padding = keep_padding
         padded_h = self.height + self.padding[2] + self.padding[3]
         padded_w = self.width + self.padding[0] + self.padding[1]
+        self.output_size = (padded_h, padded_w) if keep_padding else (self.height, self.width)
         if min(padded_h, padded_w) < MIN_PADDED_SIDE:
             raise InputError(f'frames of {self.width}x{self.height} are too small for RAFT (at least '
                              f'{MIN_PADDED_SIDE} px per side after padding to a multiple of 8); '
@@ -67,8 +86,9 @@ class RaftFlow:
         images = torch.from_numpy(rgb).to(self.device).permute(0, 3, 1, 2).float()
         images = F.pad(images, list(self.padding), mode='replicate')
         images = 2 * (images / 255.0) - 1.0  # the original RAFT's normalisation, same arithmetic
-        features = self.model.feature_encoder(images)
-        context_out = self.model.context_encoder(images)
+        with full_float32(self.device):
+            features = self.model.feature_encoder(images)
+            context_out = self.model.context_encoder(images)
         hidden_size = self.model.update_block.hidden_state_size
         hidden, context = torch.split(context_out, [hidden_size, context_out.shape[1] - hidden_size], dim=1)
         hidden, context = torch.tanh(hidden), F.relu(context)
@@ -88,13 +108,14 @@ class RaftFlow:
         targets = second + first
         wanted = set(iteration_counts)
         results = {}
-        for iteration, flow, hidden in self._refine(torch.cat([e.features for e in sources]),
-                                                    torch.cat([e.features for e in targets]),
-                                                    torch.cat([e.hidden for e in sources]),
-                                                    torch.cat([e.context for e in sources]),
-                                                    max(wanted)):
-            if iteration in wanted:
-                results[iteration] = self._to_pairs(self._upsample(flow, hidden), len(first))
+        with full_float32(self.device):
+            for iteration, flow, hidden in self._refine(torch.cat([e.features for e in sources]),
+                                                        torch.cat([e.features for e in targets]),
+                                                        torch.cat([e.hidden for e in sources]),
+                                                        torch.cat([e.context for e in sources]),
+                                                        max(wanted)):
+                if iteration in wanted:
+                    results[iteration] = self._to_pairs(self._upsample(flow, hidden), len(first))
         return results
 
     def _refine(self, features1, features2, hidden, context, iters):
@@ -121,7 +142,8 @@ class RaftFlow:
 
     def _to_pairs(self, flows, k):
         """Crop the padding away; the first k flows are forward, the next k backward."""
-        left, _, top, _ = self.padding
-        flows = flows[:, :, top:top + self.height, left:left + self.width]
+        if not self.keep_padding:
+            left, _, top, _ = self.padding
+            flows = flows[:, :, top:top + self.height, left:left + self.width]
         flows = flows.permute(0, 2, 3, 1).cpu().numpy()
         return [(flows[i], flows[k + i]) for i in range(k)]

@@ -167,3 +167,43 @@ def test_missing_and_unreadable_checkpoints(tmp_path):
     torch.save([torch.ones(2)], not_a_dict)
     with pytest.raises(InputError, match='no state dict'):
         load_raft(not_a_dict)
+
+
+def test_tf32_is_off_during_raft_on_cuda_and_restored_after():
+    from optical_flow.raft_flow import full_float32
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        with full_float32(torch.device('cuda')):
+            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32
+        with full_float32(torch.device('cpu')):
+            assert torch.backends.cudnn.allow_tf32  # nothing to change on the CPU
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message when CUDA is absent')
+def test_asking_for_cuda_without_it_is_an_input_error(tmp_path):
+    _require_fixtures()
+    frames = _video_of_fixture_frames(tmp_path / 'frames')
+    with pytest.raises(InputError, match='no CUDA device'):
+        extract_flows(frames, tmp_path / 'out', method='raft', device='cuda',
+                      checkpoint=RAFT_FIXTURES / 'raft-small-random.pth', quiet=True)
+
+
+def test_keep_padding_writes_the_reference_files_uncropped(tmp_path):
+    _require_fixtures()
+    frames = _video_of_fixture_frames(tmp_path / 'frames')
+    extract_flows(frames, tmp_path / 'out', method='raft', iters=12, device='cpu', quiet=True, keep_padding=True,
+                  checkpoint=RAFT_FIXTURES / 'raft-small-random.pth')
+    for folder, direction in (('fwd_of', 'fwd'), ('bwd_of', 'bwd')):
+        ours = read_flo(tmp_path / 'out' / folder / '00000_00001.flo')
+        reference = read_flo(RAFT_FIXTURES / f'ref_small_{direction}_iters12_padded.flo')
+        assert ours.shape == reference.shape == (136, 240, 2)
+        assert np.abs(ours - reference).max() < TOLERANCE
+    again = extract_flows(frames, tmp_path / 'out', method='raft', iters=12, device='cpu', quiet=True,
+                          keep_padding=True, checkpoint=RAFT_FIXTURES / 'raft-small-random.pth')
+    assert again.skipped == 2  # padded-size files count as finished when padding is kept
+    with pytest.raises(InputError, match='--keep_padding applies to --method raft only'):
+        extract_flows(frames, tmp_path / 'dis', method='dis', keep_padding=True, quiet=True)
