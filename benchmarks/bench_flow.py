@@ -1,6 +1,6 @@
 """Speed of the flow stage on a real DAVIS video (854x480), end to end (decode, flow, .flo writes).
 
-    flock /work/cpu.lock /work/venv/bin/python benchmarks/bench_flow.py [--raft_pairs 3]
+    flock /work/cpu.lock /work/venv/bin/python benchmarks/bench_flow.py [--raft_pairs 3] [--threads N]
 
 Prints, per method, pairs per second (a pair = forward + backward flow), seconds per pair, CPU
 seconds per pair and peak memory; for RAFT also torchvision's plain `model(image1, image2)` on the
@@ -100,7 +100,10 @@ def main():
     parser.add_argument('--iters', type=int, default=20)
     parser.add_argument('--raft_pairs', type=int, default=3, help='RAFT pairs to time (0 = skip RAFT)')
     parser.add_argument('--skip_dis', action='store_true')
+    parser.add_argument('--threads', type=int, default=0, help='torch threads (0 = default: one per core)')
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     files = list_frames(args.frames, min_count=2)
     print(f'{args.frames}: {len(files)} frames of {read_frame_bgr(files[0]).shape[1::-1]}, '
           f'torch {torch.__version__} with {torch.get_num_threads()} threads, {os.cpu_count()} CPUs')

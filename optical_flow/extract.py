@@ -154,6 +154,8 @@ def extract_flows(frames_path, out_path, method='dis', checkpoint=None, iters=20
     flow_size = estimator.output_size
     if batch_pairs is None:
         batch_pairs = CUDA_PAIRS_PER_BATCH if (method == 'raft' and device.type == 'cuda') else 1
+    if batch_pairs < 1:
+        raise ValueError(f'batch_pairs must be at least 1, got {batch_pairs}')
 
     out_path = Path(out_path)
     folders = {name: out_path / name for name in DIRECTIONS}
