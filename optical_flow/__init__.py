@@ -1,0 +1,1 @@
+"""Optical flow for IKE: RAFT (torchvision, original checkpoints), DIS and Farneback (OpenCV)."""

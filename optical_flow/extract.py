@@ -1,0 +1,208 @@
+"""The flow stage: forward and backward optical flow of every consecutive frame pair of a video.
+
+Writes `out_path/fwd_of/%05d_%05d.flo` (frame i -> i+1) and `out_path/bwd_of/%05d_%05d.flo`
+(frame i+1 -> i) at frame size (RAFT with `keep_padding`: at the padded size, as the reference),
+as IKE's graph module reads them; with `save_viz`, colour-coded
+images of both in `fwd_of_viz/` and `bwd_of_viz/`.
+
+Resuming: every file is written atomically, so an existing .flo is complete. `flow_settings.json`
+records what made the flows (method, iterations, checkpoint content hash, frame count and size).
+A rerun with the same settings skips the pairs whose two .flo files already exist at the right
+size; a rerun with other settings (or into a folder of flows of unknown origin) first deletes the
+flow files it would otherwise mix with (`%05d_%05d.flo` / `.png` in those four folders), then
+computes every pair.
+"""
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from ike_utils.atomic import atomic_file
+from ike_utils.device import resolve_device
+from ike_utils.errors import InputError
+from ike_utils.flow_io import flow_file_name, read_flo, write_flo
+from ike_utils.frames import list_frames, read_frame_bgr
+from ike_utils.images import write_image
+from optical_flow.classic import ClassicFlow
+from optical_flow.visualize import flow_to_color
+
+METHODS = ('raft', 'dis', 'farneback')
+DIRECTIONS = ('fwd_of', 'bwd_of')
+SETTINGS_FILE = 'flow_settings.json'
+CUDA_PAIRS_PER_BATCH = 4
+
+
+@dataclass
+class FlowExtractionSummary:
+    """What a call of `extract_flows` did."""
+    pairs: int
+    computed: int
+    skipped: int
+    seconds: float
+    method: str
+
+
+def check_frames(frames_path):
+    """The frame files (at least two) and their common (height, width), read from the image headers
+    only, so each frame is decoded once, later. Unreadable or differently sized frames are InputErrors."""
+    files = list_frames(frames_path, min_count=2)
+    size = None
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except (UnidentifiedImageError, OSError):
+            raise InputError(f'frame {path} cannot be read as an image; replace or remove it') from None
+        if size is None:
+            size = (height, width)
+        elif (height, width) != size:
+            raise InputError(f'frame {path} is {width}x{height} but {files[0]} is {size[1]}x{size[0]}; '
+                             f'all frames of a video must have the same size')
+    return files, size
+
+
+def _read_frame(path, size):
+    frame = read_frame_bgr(path)
+    if frame.shape[:2] != size:
+        raise InputError(f'frame {path} decodes to {frame.shape[1]}x{frame.shape[0]}, not the '
+                         f'{size[1]}x{size[0]} of the other frames; all frames must have the same size')
+    return frame
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_complete_flo(path: Path, size) -> bool:
+    """An existing .flo of the expected size (writes are atomic, so this is a finished file)."""
+    try:
+        with open(path, 'rb') as handle:
+            header = handle.read(12)
+        length = path.stat().st_size
+    except OSError:
+        return False
+    height, width = size
+    expected = (b'PIEH' + int(width).to_bytes(4, 'little') + int(height).to_bytes(4, 'little'))
+    return header == expected and length == 12 + 8 * width * height
+
+
+def _clear_old_outputs(out_path: Path):
+    """Delete flow files of earlier settings, so they are never mistaken for ours."""
+    for folder in DIRECTIONS + tuple(f'{d}_viz' for d in DIRECTIONS):
+        for pattern in ('[0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9].flo',
+                        '[0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9].png'):
+            for path in (out_path / folder).glob(pattern):
+                path.unlink()
+
+
+def _make_estimator(method, checkpoint, iters, frame_size, device, keep_padding):
+    """The flow estimator and its settings record; loads the RAFT weights (InputError if unusable)."""
+    if method not in METHODS:
+        raise InputError(f'unknown flow method {method!r}; use one of {", ".join(METHODS)}')
+    if method != 'raft':
+        if keep_padding:
+            raise InputError(f'--keep_padding applies to --method raft only (there is no padding in {method})')
+        return ClassicFlow(method, frame_size), {'method': method}
+    from RAFT.checkpoint import load_raft, DOWNLOAD_HINT
+    from optical_flow.raft_flow import RaftFlow
+    if checkpoint is None:
+        raise InputError(f'--method raft needs a checkpoint (--models); {DOWNLOAD_HINT}')
+    if iters < 1:
+        raise InputError(f'--iters {iters} is not valid; RAFT needs at least 1 refinement iteration (default 20)')
+    model, variant = load_raft(checkpoint, device)
+    estimator = RaftFlow(model, iters, frame_size, device, keep_padding=keep_padding)
+    return estimator, {'method': 'raft', 'model': variant, 'iters': iters, 'keep_padding': keep_padding,
+                       'checkpoint_sha256': _file_sha256(Path(checkpoint))}
+
+
+def _batches(indices, batch_pairs):
+    """Split sorted pair indices into runs of consecutive indices of at most `batch_pairs`."""
+    batch = []
+    for index in indices:
+        if batch and (index != batch[-1] + 1 or len(batch) == batch_pairs):
+            yield batch
+            batch = []
+        batch.append(index)
+    if batch:
+        yield batch
+
+
+def extract_flows(frames_path, out_path, method='dis', checkpoint=None, iters=20, device='auto',
+                  save_viz=False, quiet=False, batch_pairs=None, keep_padding=False) -> FlowExtractionSummary:
+    """Compute the forward and backward flows of every consecutive frame pair (see the module doc).
+
+    method: 'raft' (needs `checkpoint`, an original princeton-vl/RAFT or torchvision state dict),
+    'dis' or 'farneback' (no weights). device: 'auto' | 'cpu' | 'cuda' or a torch.device.
+    batch_pairs: RAFT pairs per forward pass (default 1 on CPU, 4 on CUDA).
+    keep_padding: RAFT only; write flows at the padded size as the reference did, instead of
+    cropping them to the frame size.
+    """
+    started = time.perf_counter()
+    device = device if isinstance(device, torch.device) else resolve_device(device)
+    files, frame_size = check_frames(frames_path)
+    estimator, settings = _make_estimator(method, checkpoint, iters, frame_size, device, keep_padding)
+    settings.update(frames=len(files), height=frame_size[0], width=frame_size[1])
+    flow_size = estimator.output_size
+    if batch_pairs is None:
+        batch_pairs = CUDA_PAIRS_PER_BATCH if (method == 'raft' and device.type == 'cuda') else 1
+    if batch_pairs < 1:
+        raise ValueError(f'batch_pairs must be at least 1, got {batch_pairs}')
+
+    out_path = Path(out_path)
+    folders = {name: out_path / name for name in DIRECTIONS}
+    viz_folders = {name: out_path / f'{name}_viz' for name in DIRECTIONS}
+    for folder in list(folders.values()) + (list(viz_folders.values()) if save_viz else []):
+        folder.mkdir(parents=True, exist_ok=True)
+    settings_path = out_path / SETTINGS_FILE
+    try:
+        previous = json.loads(settings_path.read_text())
+    except (OSError, ValueError):
+        previous = None
+    if previous != settings:
+        _clear_old_outputs(out_path)
+        with atomic_file(settings_path) as tmp:
+            tmp.write_text(json.dumps(settings, indent=1) + '\n')
+
+    pairs = len(files) - 1
+    todo, skipped = [], 0
+    for index in range(pairs):
+        name = flow_file_name(index)
+        if all(_is_complete_flo(folders[d] / name, flow_size) for d in DIRECTIONS):
+            skipped += 1
+            if save_viz:  # an earlier run may have been without --save_viz
+                for d in DIRECTIONS:
+                    viz_path = viz_folders[d] / name.replace('.flo', '.png')
+                    if not viz_path.exists():
+                        write_image(viz_path, flow_to_color(read_flo(folders[d] / name)))
+        else:
+            todo.append(index)
+
+    with tqdm(total=pairs, initial=skipped, unit='pair', desc=f'flow ({method})', disable=quiet) as progress:
+        carried = None  # (frame index, prepared frame): the last frame of a batch starts the next one
+        for batch in _batches(todo, batch_pairs):
+            frame_indices = list(range(batch[0], batch[-1] + 2))
+            prepared = []
+            if carried is not None and carried[0] == frame_indices[0]:
+                prepared.append(carried[1])
+                frame_indices = frame_indices[1:]
+            prepared += estimator.prepare([_read_frame(files[i], frame_size) for i in frame_indices])
+            for index, flows in zip(batch, estimator.flow_pairs(prepared)):
+                name = flow_file_name(index)
+                for direction, flow in zip(DIRECTIONS, flows):
+                    write_flo(folders[direction] / name, flow)
+                    if save_viz:
+                        write_image(viz_folders[direction] / name.replace('.flo', '.png'), flow_to_color(flow))
+                progress.update(1)
+            carried = (batch[-1] + 1, prepared[-1])
+
+    return FlowExtractionSummary(pairs=pairs, computed=len(todo), skipped=skipped,
+                                 seconds=time.perf_counter() - started, method=method)
