@@ -38,10 +38,9 @@ def load_pseudo_labels(folder, n_frames: int, height: int, width: int) -> torch.
 def _read_pseudo_label(path: Path, height: int, width: int) -> torch.Tensor:
     try:
         value = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # a corrupt or foreign file: any unpickling error
-        first_line = (str(error).splitlines() or [type(error).__name__])[0]
-        raise InputError(f'pseudo label {path} cannot be read ({first_line[:120]}); '
-                         f'run the graph module again') from None
+    except Exception:  # not a torch file, truncated, or pickled Python objects other than tensors
+        raise InputError(f'pseudo label {path} cannot be loaded as a tensor (not a torch file, or it holds '
+                         f'other Python objects); it must be an H x W x 1 float tensor saved with torch.save') from None
     if not isinstance(value, torch.Tensor) or not value.is_floating_point():
         raise InputError(f'pseudo label {path} is not a float tensor; it must be an H x W x 1 soft mask')
     if tuple(value.shape) != (height, width, 1):
