@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from ike_utils.atomic import atomic_dir, atomic_file
+from ike_utils.errors import InputError
 from ike_utils.images import save_soft_map_png
 from network_module.data import batches, load_video, pseudo_label_name, training_targets
 from network_module.losses import segmentation_loss
@@ -140,6 +141,11 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
     With `skip_if_done`, a finished run of the same inputs, settings and seed is not redone.
     `seed` makes a CPU run repeatable (same weights, same outputs)."""
     device = torch.device(device)
+    if device.type == 'cuda':
+        if settings.precision == 'bf16' and not torch.cuda.is_bf16_supported():
+            raise InputError(f'[Network Module] precision = bf16 needs a GPU with bfloat16 support, which '
+                             f'{torch.cuda.get_device_name(device)} lacks; use precision = fp32')
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     if skip_if_done:
         done = completed_results(frames_path, pseudo_gt_path, out_path, settings, seed)
         if done is not None:
