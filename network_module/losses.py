@@ -1,0 +1,24 @@
+"""The reference's training loss: cross-entropy on hard labels plus soft Dice on soft targets."""
+import torch
+import torch.nn.functional as F
+
+CLASS_WEIGHTS = (0.5, 0.5)  # the reference's; equal weights make it the plain mean
+
+
+def soft_dice_loss(logits: torch.Tensor, soft_foreground: torch.Tensor) -> torch.Tensor:
+    """1 - (2 |P.T| + 1) / (|P| + |T| + 1) per image, for the foreground (target s) and the background
+    (target 1 - s) channel, averaged over the two and over the batch.
+
+    logits: B x 2 x H x W; soft_foreground: B x H x W in [0, 1]."""
+    probs = torch.softmax(logits, dim=1)
+    targets = torch.stack((1 - soft_foreground, soft_foreground), dim=1)
+    overlap = (probs * targets).sum(dim=(2, 3))
+    dice = 1 - (2 * overlap + 1) / (probs.sum(dim=(2, 3)) + targets.sum(dim=(2, 3)) + 1)
+    return dice.mean(dim=1).mean()
+
+
+def segmentation_loss(logits: torch.Tensor, hard_labels: torch.Tensor, soft_foreground: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy (class weights 0.5, 0.5) + soft Dice, computed in float32."""
+    logits = logits.float()
+    weight = torch.tensor(CLASS_WEIGHTS, device=logits.device)
+    return F.cross_entropy(logits, hard_labels, weight=weight) + soft_dice_loss(logits, soft_foreground)

@@ -1,0 +1,56 @@
+"""The network module's settings, read once from the config into plain values."""
+from dataclasses import asdict, dataclass
+
+from ike_utils.config import Config
+from ike_utils.errors import InputError
+
+SECTION = 'Network Module'
+PRECISIONS = ('fp32', 'bf16')
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """Everything that decides what the network learns and writes (the paper's values by default)."""
+    working_h: int = 224
+    working_w: int = 416
+    n_epochs: int = 5
+    batch_size: int = 3
+    learning_rate: float = 1e-4
+    to_save_epochs: tuple = (5,)  # epochs counted from 1, sorted, never empty
+    base_channels: int = 64
+    precision: str = 'fp32'
+    channels_last: bool = False
+
+    def __post_init__(self):
+        for name in ('working_h', 'working_w'):
+            value = getattr(self, name)
+            if value < 16 or value % 16:
+                raise InputError(f'[General] {name} = {value} must be a positive multiple of 16 '
+                                 f'(the U-Net halves the size four times); e.g. 224 x 416')
+        if not self.to_save_epochs or any(not 1 <= e <= self.n_epochs for e in self.to_save_epochs):
+            raise InputError(f'[{SECTION}] to_save_epochs = {self.to_save_epochs} must list epochs between 1 and '
+                             f'n_epochs = {self.n_epochs} (or be empty for every epoch)')
+        if self.precision not in PRECISIONS:
+            raise InputError(f'[{SECTION}] precision = {self.precision!r} must be one of {", ".join(PRECISIONS)}')
+
+    @classmethod
+    def from_config(cls, config: Config) -> 'NetworkSettings':
+        n_epochs = config.get_int(SECTION, 'n_epochs', min_value=1)
+        to_save = config.get_int_list(SECTION, 'to_save_epochs', min_value=1, max_value=n_epochs)
+        return cls(
+            working_h=config.get_int('General', 'working_h', min_value=16),
+            working_w=config.get_int('General', 'working_w', min_value=16),
+            n_epochs=n_epochs,
+            batch_size=config.get_int(SECTION, 'batch_size', min_value=1),
+            learning_rate=config.get_float(SECTION, 'learning_rate', min_value=0),
+            to_save_epochs=tuple(sorted(set(to_save))) if to_save else tuple(range(1, n_epochs + 1)),
+            base_channels=config.get_int(SECTION, 'base_channels', min_value=1),
+            precision=config.get_choice(SECTION, 'precision', PRECISIONS),
+            channels_last=config.get_bool(SECTION, 'channels_last'),
+        )
+
+    def as_dict(self) -> dict:
+        """Plain values (for checkpoints and the done-marker)."""
+        values = asdict(self)
+        values['to_save_epochs'] = list(self.to_save_epochs)
+        return values

@@ -1,0 +1,186 @@
+"""Training the per-video network on pseudo labels, and writing its checkpoints and predictions.
+
+The cycle driver calls `run_network`; `main.py` is its command line. Output layout under out_path:
+
+    models/epoch_%05d.pt                 state dict + the settings it was trained with
+    results_pt/epoch_%05d/%05d.pt        softmax foreground probability, H x W x 1 float32, working size
+    results_images/epoch_%05d/%05d.png   the same as a grey PNG at the original frame size
+    network_done.json                    written last: what was trained on, with which settings
+
+Every folder and file is written atomically. `network_done.json` appears only when every saved
+epoch is complete, so `completed_results` (which checks it against the inputs and settings) tells
+the driver whether a rerun can be skipped.
+"""
+import contextlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ike_utils.atomic import atomic_dir, atomic_file
+from ike_utils.errors import InputError
+from ike_utils.images import save_soft_map_png
+from network_module.data import batches, load_video, pseudo_label_name, training_targets
+from network_module.losses import segmentation_loss
+from network_module.model import ResNet_UNet
+from network_module.settings import NetworkSettings
+
+DONE_MARKER = 'network_done.json'
+
+
+def epoch_name(epoch: int) -> str:
+    return 'epoch_%05d' % epoch
+
+
+def result_folder(out_path, epoch: int) -> Path:
+    """The folder of an epoch's `.pt` predictions (what the next graph cycle reads)."""
+    return Path(out_path) / 'results_pt' / epoch_name(epoch)
+
+
+def build_model(settings: NetworkSettings, device: torch.device) -> ResNet_UNet:
+    model = ResNet_UNet(in_channels=3, out_channels=2, base_channels=settings.base_channels).to(device)
+    if settings.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def autocast(settings: NetworkSettings, device: torch.device):
+    """bfloat16 autocast when asked for (CPU and CUDA); a no-op for the reference's fp32."""
+    if settings.precision == 'bf16':
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _to_layout(images: torch.Tensor, settings: NetworkSettings) -> torch.Tensor:
+    if settings.channels_last:
+        return images.contiguous(memory_format=torch.channels_last)
+    return images
+
+
+def train_epoch(model, optimizer, frames, hard_labels, soft_labels, settings, generator, device, progress=None):
+    """One pass over the shuffled video (last incomplete batch dropped); returns the mean loss."""
+    model.train()
+    total, n_steps = 0.0, 0
+    for batch in batches(len(frames), settings.batch_size, generator):
+        images = _to_layout(frames[batch].to(device, non_blocking=True), settings)
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(settings, device):
+            logits = model(images)
+        loss = segmentation_loss(logits, hard_labels[batch].to(device), soft_labels[batch].to(device))
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+        n_steps += 1
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(loss=f'{loss.item():.4f}')
+    return total / n_steps
+
+
+@torch.inference_mode()
+def predict(model, frames, settings, device, quiet=True) -> torch.Tensor:
+    """Softmax foreground probability of every frame, n x H x W float32 on the CPU."""
+    model.eval()
+    out = torch.empty(frames.shape[0], frames.shape[2], frames.shape[3], dtype=torch.float32)
+    step = settings.batch_size
+    for start in tqdm(range(0, len(frames), step), desc='predict', unit='batch', leave=False, disable=quiet):
+        images = _to_layout(frames[start:start + step].to(device), settings)
+        with autocast(settings, device):
+            logits = model(images)
+        out[start:start + step] = torch.softmax(logits.float(), dim=1)[:, 1].cpu()
+    return out
+
+
+def save_epoch(out_path, epoch, model, probabilities, original_size, settings, mean_loss):
+    """Checkpoint, PNGs, then the `.pt` folder (last, so that its presence means the epoch is done)."""
+    out_path = Path(out_path)
+    name = epoch_name(epoch)
+    height, width = original_size
+    with atomic_dir(out_path / 'results_images' / name) as folder:
+        for index, probability in enumerate(probabilities):
+            save_soft_map_png(folder / ('%05d.png' % index), probability, height, width)
+    checkpoint = {'state_dict': {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                  'settings': settings.as_dict(), 'epoch': epoch, 'mean_train_loss': mean_loss}
+    with atomic_file(out_path / 'models' / f'{name}.pt') as tmp:
+        torch.save(checkpoint, tmp)
+    with atomic_dir(result_folder(out_path, epoch)) as folder:
+        for index, probability in enumerate(probabilities):
+            torch.save(probability[:, :, None].clone(), folder / pseudo_label_name(index))
+
+
+def _run_record(frames_path, pseudo_gt_path, settings, seed) -> dict:
+    return {'frames_path': os.path.abspath(frames_path), 'pseudo_gt_path': os.path.abspath(pseudo_gt_path),
+            'settings': settings.as_dict(), 'seed': seed}
+
+
+def completed_results(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings, seed=None):
+    """The result folders of a finished run with these inputs and settings, or None if there is none
+    (no done-marker, different inputs or settings, or a saved epoch folder missing)."""
+    marker = Path(out_path) / DONE_MARKER
+    try:
+        record = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    if {k: record.get(k) for k in ('frames_path', 'pseudo_gt_path', 'settings', 'seed')} != \
+            _run_record(frames_path, pseudo_gt_path, settings, seed):
+        return None
+    folders = [result_folder(out_path, epoch) for epoch in settings.to_save_epochs]
+    if not all(f.is_dir() and len(list(f.glob('*.pt'))) == record.get('n_frames') for f in folders):
+        return None
+    return folders
+
+
+def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings, device,
+                seed=None, quiet=False, skip_if_done=True):
+    """Train a fresh network on one video's pseudo labels; write checkpoints and predictions for every
+    epoch of settings.to_save_epochs. Returns the result folders (`results_pt/epoch_%05d`), in epoch
+    order; the last one is what the next graph cycle takes.
+
+    With `skip_if_done`, a finished run of the same inputs, settings and seed is not redone.
+    `seed` makes a CPU run repeatable (same weights, same outputs)."""
+    device = torch.device(device)
+    if device.type == 'cuda':
+        if settings.precision == 'bf16' and not torch.cuda.is_bf16_supported():
+            raise InputError(f'[Network Module] precision = bf16 needs a GPU with bfloat16 support, which '
+                             f'{torch.cuda.get_device_name(device)} lacks; use precision = fp32')
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
+    if skip_if_done:
+        done = completed_results(frames_path, pseudo_gt_path, out_path, settings, seed)
+        if done is not None:
+            if not quiet:
+                print(f'network: {out_path} already holds this run\'s results; skipping')
+            return done
+    frames, soft, original_size = load_video(frames_path, pseudo_gt_path, settings.working_h,
+                                             settings.working_w, min_frames=settings.batch_size)
+    hard, soft = training_targets(soft)
+    out_path = Path(out_path)
+    (out_path / DONE_MARKER).unlink(missing_ok=True)
+
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = build_model(settings, device)
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
+    frames, hard, soft = frames.to(device), hard.to(device), soft.to(device)
+
+    losses = []
+    n_steps = len(frames) // settings.batch_size
+    with tqdm(total=settings.n_epochs * n_steps, desc='network', unit='step', disable=quiet) as progress:
+        for epoch in range(1, settings.n_epochs + 1):
+            losses.append(train_epoch(model, optimizer, frames, hard, soft, settings, generator, device, progress))
+            if epoch in settings.to_save_epochs:
+                probabilities = predict(model, frames, settings, device, quiet=quiet)
+                save_epoch(out_path, epoch, model, probabilities, original_size, settings, losses[-1])
+
+    record = _run_record(frames_path, pseudo_gt_path, settings, seed)
+    record.update(n_frames=len(frames), saved_epochs=list(settings.to_save_epochs), mean_train_losses=losses)
+    with atomic_file(out_path / DONE_MARKER) as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + '\n')
+    return [result_folder(out_path, epoch) for epoch in settings.to_save_epochs]

@@ -1,0 +1,40 @@
+"""Synthetic clips for the network-module tests: frames with a moving square and its mask."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+
+def make_clip(root, n_frames=6, height=32, width=64, frame_size=None, seed=0):
+    """Write frames (a bright square on textured background, moving right) to root/frames and the
+    exact masks as pseudo labels to root/pseudo (H x W x 1 float32). Returns (frames, pseudo, masks)."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    frames_dir, pseudo_dir = root / 'frames', root / 'pseudo'
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    pseudo_dir.mkdir(parents=True, exist_ok=True)
+    fh, fw = frame_size or (height, width)
+    masks = []
+    for i in range(n_frames):
+        mask = np.zeros((height, width), np.float32)
+        top, left = height // 4, width // 8 + 2 * i
+        mask[top:top + height // 2, left:left + width // 4] = 1
+        background = rng.integers(0, 120, (fh, fw, 3)).astype(np.uint8)
+        big_mask = cv2.resize(mask, (fw, fh), interpolation=cv2.INTER_NEAREST)
+        image = background.copy()
+        image[big_mask > 0] = (40, 200, 230)
+        cv2.imwrite(str(frames_dir / ('%05d.png' % i)), image)
+        torch.save(torch.from_numpy(mask)[:, :, None], pseudo_dir / ('%05d.pt' % i))
+        masks.append(mask)
+    return frames_dir, pseudo_dir, np.stack(masks)
+
+
+def write_config(path, height=32, width=64, n_epochs=3, batch_size=2, learning_rate=1e-3,
+                 to_save_epochs='', base_channels=8, precision='fp32', channels_last='false'):
+    Path(path).write_text(
+        f'[General]\nworking_h = {height}\nworking_w = {width}\n\n'
+        f'[Network Module]\nn_epochs = {n_epochs}\nbatch_size = {batch_size}\nlearning_rate = {learning_rate}\n'
+        f'to_save_epochs = {to_save_epochs}\nbase_channels = {base_channels}\nprecision = {precision}\n'
+        f'channels_last = {channels_last}\n')
+    return path

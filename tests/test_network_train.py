@@ -1,0 +1,194 @@
+"""Training the network module on tiny synthetic clips: outputs, learning, repeatability, bad input."""
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from ike_utils.errors import InputError
+from network_module.settings import NetworkSettings
+from network_module.train import completed_results, run_network
+from network_helpers import make_clip, write_config
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = NetworkSettings(working_h=32, working_w=64, n_epochs=3, batch_size=2, learning_rate=1e-3,
+                       to_save_epochs=(1, 2, 3), base_channels=8)
+
+
+def iou(a, b):
+    return np.logical_and(a, b).sum() / max(np.logical_or(a, b).sum(), 1)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """One tiny run (frames 40x72 on disk, working size 32x64), shared by the output checks."""
+    root = tmp_path_factory.mktemp('clip')
+    frames, pseudo, masks = make_clip(root, n_frames=5, frame_size=(40, 72))
+    out = root / 'out'
+    folders = run_network(frames, pseudo, out, TINY, 'cpu', seed=0, quiet=True)
+    return frames, pseudo, out, folders
+
+
+def test_every_saved_epoch_has_checkpoint_predictions_and_pngs(trained):
+    frames, pseudo, out, folders = trained
+    assert folders == [out / 'results_pt' / f'epoch_{e:05d}' for e in (1, 2, 3)]
+    for epoch in (1, 2, 3):
+        name = f'epoch_{epoch:05d}'
+        pts = sorted((out / 'results_pt' / name).iterdir())
+        assert [p.name for p in pts] == [f'{i:05d}.pt' for i in range(5)]
+        for path in pts:
+            value = torch.load(path)
+            assert value.shape == (32, 64, 1) and value.dtype == torch.float32
+            assert 0 <= value.min() and value.max() <= 1
+        pngs = sorted((out / 'results_images' / name).iterdir())
+        assert [p.name for p in pngs] == [f'{i:05d}.png' for i in range(5)]
+        image = cv2.imread(str(pngs[0]), cv2.IMREAD_UNCHANGED)
+        assert image.shape == (40, 72) and image.dtype == np.uint8  # original frame size
+        checkpoint = torch.load(out / 'models' / f'{name}.pt')
+        assert checkpoint['epoch'] == epoch and checkpoint['settings'] == TINY.as_dict()
+        assert checkpoint['state_dict']['in_conv.conv.weight'].shape == (8, 3, 7, 7)
+    assert not any(p.name.startswith('.') for p in out.rglob('*'))  # no temporary leftovers
+
+
+def test_loss_goes_down(trained):
+    losses = json.loads((trained[2] / 'network_done.json').read_text())['mean_train_losses']
+    assert len(losses) == 3 and losses[2] < losses[0] * 0.9
+
+
+def test_finished_run_is_recognised_and_skipped(trained):
+    frames, pseudo, out, folders = trained
+    assert completed_results(frames, pseudo, out, TINY, seed=0) == folders
+    assert completed_results(frames, pseudo, out, TINY, seed=1) is None
+    assert completed_results(frames, pseudo, out, replace(TINY, learning_rate=1e-4), seed=0) is None
+    stamp = (out / 'models' / 'epoch_00003.pt').stat().st_mtime_ns
+    assert run_network(frames, pseudo, out, TINY, 'cpu', seed=0, quiet=True) == folders
+    assert (out / 'models' / 'epoch_00003.pt').stat().st_mtime_ns == stamp
+
+
+def test_overfits_a_clip_with_a_known_mask(tmp_path):
+    frames, pseudo, masks = make_clip(tmp_path, n_frames=6)
+    settings = replace(TINY, n_epochs=30, to_save_epochs=(30,))
+    [folder] = run_network(frames, pseudo, tmp_path / 'out', settings, 'cpu', seed=0, quiet=True)
+    for index, mask in enumerate(masks):
+        predicted = torch.load(folder / f'{index:05d}.pt')[..., 0].numpy() >= 0.5
+        assert iou(predicted, mask > 0) > 0.9, f'frame {index}'
+
+
+def test_seed_makes_a_run_repeatable(tmp_path):
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
+    settings = replace(TINY, n_epochs=2, to_save_epochs=(2,))
+    runs = [run_network(frames, pseudo, tmp_path / name, settings, 'cpu', seed=seed, quiet=True)[0]
+            for name, seed in (('a', 7), ('b', 7), ('c', 8))]
+    weights = [torch.load(f.parent.parent / 'models' / 'epoch_00002.pt')['state_dict'] for f in runs]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not torch.equal(weights[0]['out_conv.weight'], weights[2]['out_conv.weight'])
+    for index in range(4):
+        assert torch.equal(torch.load(runs[0] / f'{index:05d}.pt'), torch.load(runs[1] / f'{index:05d}.pt'))
+
+
+def test_bf16_channels_last_run(tmp_path):
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
+    settings = replace(TINY, n_epochs=1, to_save_epochs=(1,), precision='bf16', channels_last=True)
+    [folder] = run_network(frames, pseudo, tmp_path / 'out', settings, 'cpu', seed=0, quiet=True)
+    value = torch.load(folder / '00000.pt')
+    assert value.shape == (32, 64, 1) and value.dtype == torch.float32 and 0 <= value.min() <= value.max() <= 1
+    weights = torch.load(tmp_path / 'out' / 'models' / 'epoch_00001.pt')['state_dict']
+    assert weights['block_5.conv_block_1.conv.weight'].dtype == torch.float32  # master weights stay fp32
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+def _bad_clip(tmp_path, change):
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
+    change(frames, pseudo)
+    with pytest.raises(InputError) as error:
+        run_network(frames, pseudo, tmp_path / 'out', TINY, 'cpu', quiet=True)
+    message = str(error.value)
+    assert '\n' not in message
+    assert not (tmp_path / 'out').exists()  # nothing written
+    return message
+
+
+def test_fewer_pseudo_labels_than_frames(tmp_path):
+    message = _bad_clip(tmp_path, lambda f, p: (p / '00003.pt').unlink())
+    assert 'lacks 00003.pt' in message and '3 .pt file(s) for 4 frames' in message
+
+
+def test_more_pseudo_labels_than_frames(tmp_path):
+    message = _bad_clip(tmp_path, lambda f, p: torch.save(torch.zeros(32, 64, 1), p / '00004.pt'))
+    assert 'extra file 00004.pt' in message
+
+
+def test_frames_folder_that_does_not_match(tmp_path):
+    message = _bad_clip(tmp_path, lambda f, p: (f / '00002.png').unlink())
+    assert '3 frames' in message and 'same video' in message
+
+
+def test_frames_of_different_sizes(tmp_path):
+    message = _bad_clip(tmp_path, lambda f, p: cv2.imwrite(str(f / '00001.png'), np.zeros((10, 10, 3), np.uint8)))
+    assert '00001.png' in message and 'same size' in message
+
+
+@pytest.mark.parametrize('label, expected', [
+    (torch.zeros(32, 64), 'shape (32, 64)'),
+    (torch.zeros(16, 32, 1), 'shape (16, 32, 1)'),
+    (torch.full((32, 64, 1), float('nan')), 'NaN'),
+    (torch.full((32, 64, 1), 1.5), 'outside [0, 1]'),
+    (torch.full((32, 64, 1), -0.2), 'outside [0, 1]'),
+    (torch.zeros(32, 64, 1, dtype=torch.uint8), 'not a float tensor'),
+])
+def test_bad_pseudo_label(tmp_path, label, expected):
+    message = _bad_clip(tmp_path, lambda f, p: torch.save(label, p / '00001.pt'))
+    assert '00001.pt' in message and expected in message
+
+
+@pytest.mark.parametrize('write', [lambda path: path.write_bytes(b'not a torch file'),
+                                   lambda path: torch.save(np.zeros((32, 64, 1), np.float32), path)])
+def test_pseudo_label_file_that_is_not_a_tensor(tmp_path, write):
+    message = _bad_clip(tmp_path, lambda f, p: write(p / '00001.pt'))
+    assert '00001.pt cannot be loaded as a tensor' in message
+
+
+def test_fewer_frames_than_one_batch(tmp_path):
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=2)
+    with pytest.raises(InputError, match='fewer than one batch'):
+        run_network(frames, pseudo, tmp_path / 'out', replace(TINY, batch_size=3), 'cpu', quiet=True)
+
+
+def test_working_size_must_be_a_multiple_of_16():
+    with pytest.raises(InputError, match='working_w = 60 must be a positive multiple of 16'):
+        replace(TINY, working_w=60)
+
+
+# -- command line --------------------------------------------------------------------------------
+
+def _main(*args):
+    return subprocess.run([sys.executable, str(REPO / 'network_module' / 'main.py'), *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_command_line_run(tmp_path):
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
+    config = write_config(tmp_path / 'c.ini', n_epochs=2, to_save_epochs='2')
+    result = _main('--frames_path', frames, '--pseudo_gt_path', pseudo, '--out_path', tmp_path / 'out',
+                   '--config_file', config, '--device', 'cpu', '--seed', 1, '--quiet')
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == '' and result.stdout == ''
+    assert len(list((tmp_path / 'out' / 'results_pt' / 'epoch_00002').glob('*.pt'))) == 4
+    assert not (tmp_path / 'out' / 'results_pt' / 'epoch_00001').exists()
+
+
+def test_command_line_bad_input_is_one_line_and_exit_status_2(tmp_path):
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
+    torch.save(torch.full((32, 64, 1), float('nan')), pseudo / '00002.pt')
+    config = write_config(tmp_path / 'c.ini')
+    result = _main('--frames_path', frames, '--pseudo_gt_path', pseudo, '--out_path', tmp_path / 'out',
+                   '--config', config, '--quiet')
+    assert result.returncode == 2
+    assert result.stderr.startswith('error: pseudo label') and result.stderr.count('\n') == 1
+    assert 'NaN' in result.stderr
