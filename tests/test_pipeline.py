@@ -1,0 +1,192 @@
+"""The whole loop (pipeline/, run_ike.py, demo.py) on tiny synthetic clips: layout, final masks,
+resuming, dataset mode with shards and workers, the report, and bad input."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import pipeline.video
+from ike_utils.config import load_config
+from ike_utils.errors import InputError
+from ike_utils.synthetic import make_clip, write_clip
+from pipeline.dataset import find_sequences, parse_shard, shard
+from pipeline.run import run_many_videos, run_one_video
+from pipeline.video import LoopOptions, run_video
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, OMP_NUM_THREADS='1')
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_config(path, cycles_note=''):
+    """The paper's config at 32x48, 10 iterations, a 4-wide network trained 2 epochs."""
+    text = (REPO / 'config.ini').read_text()
+    for key, value in (('working_h', '32'), ('working_w', '48'), ('n_iterations', '10'),
+                       ('to_save_iterations', '-1, 9'), ('n_epochs', '2'), ('to_save_epochs', '2'),
+                       ('base_channels', '4'), ('batch_size', '2')):
+        text = '\n'.join(f'{key} = {value}' if line.split('=')[0].strip() == key else line
+                         for line in text.splitlines())
+    path.write_text(text + '\n')
+    return path
+
+
+def clip(folder, n_frames=8, seed=0):
+    return write_clip(make_clip(n_frames=n_frames, height=48, width=80, seed=seed), folder, with_flows=False)
+
+
+OPTIONS = LoopOptions(cycles=2, flow_method='dis', seed=0)
+
+
+def test_one_video_layout_final_masks_and_scores(tmp_path):
+    video = clip(tmp_path / 'clip')
+    config = tiny_config(tmp_path / 'tiny.ini')
+    scores = run_one_video(video / 'frames', tmp_path / 'out', config, OPTIONS, 'cpu', video / 'masks', quiet=True)
+    out = tmp_path / 'out'
+    for folder in ('flow/fwd_of', 'flow/bwd_of', 'cycle_1/graph/iter_9', 'cycle_1/network/results_pt/epoch_00002',
+                   'cycle_2/graph/iter_9', 'final/masks', 'final/soft', 'final/soft_pt'):
+        assert (out / folder).is_dir(), folder
+    assert not (out / 'cycle_2' / 'network').exists()  # the last stage is a graph pass
+    # the second graph pass read the network's predictions as node features
+    record = json.loads((out / 'cycle_2' / 'graph' / 'stage.json').read_text())
+    assert record['settings']['features_paths'] == [str(out / 'cycle_1' / 'network' / 'results_pt' / 'epoch_00002')]
+    assert record['settings']['cue_half_chain'] == 1
+    masks = sorted((out / 'final' / 'masks').glob('*.png'))
+    assert len(masks) == 8
+    mask = cv2.imread(str(masks[3]), cv2.IMREAD_GRAYSCALE)
+    assert mask.shape == (48, 80) and set(np.unique(mask)) <= {0, 255}
+    soft = torch.load(out / 'final' / 'soft_pt' / '00003.pt')
+    assert soft.shape == (32, 48, 1)
+    assert list(scores) == ['graph 1', 'network 1', 'graph 2']
+    assert scores['graph 2'].J_mean > 0.5  # an easy clip: the object is found
+    assert (out / 'scores.json').is_file()
+
+
+def test_rerun_skips_finished_stages_and_redoes_an_interrupted_one(tmp_path, monkeypatch):
+    video = clip(tmp_path / 'clip')
+    config = load_config(tiny_config(tmp_path / 'tiny.ini'))
+    out = tmp_path / 'out'
+    run_video(video / 'frames', out, config, OPTIONS, torch.device('cpu'))
+    final_mtime = (out / 'final' / 'masks' / '00000.png').stat().st_mtime_ns
+
+    calls = []
+    real_graph = pipeline.video.run_graph_module
+    monkeypatch.setattr(pipeline.video, 'run_graph_module', lambda *a, **k: calls.append(a[2]) or real_graph(*a, **k))
+    run_video(video / 'frames', out, config, OPTIONS, torch.device('cpu'))
+    assert calls == []  # nothing to do
+    assert (out / 'final' / 'masks' / '00000.png').stat().st_mtime_ns == final_mtime
+
+    # a stage without its record (interrupted before it finished) is redone, and so is what follows
+    (out / 'cycle_2' / 'graph' / 'stage.json').unlink()
+    run_video(video / 'frames', out, config, OPTIONS, torch.device('cpu'))
+    assert calls == [out / 'cycle_2' / 'graph']
+    assert (out / 'final' / 'masks' / '00000.png').stat().st_mtime_ns != final_mtime
+
+
+def test_changed_settings_rerun_the_graph_and_everything_after(tmp_path, monkeypatch):
+    video = clip(tmp_path / 'clip')
+    path = tiny_config(tmp_path / 'tiny.ini')
+    out = tmp_path / 'out'
+    run_video(video / 'frames', out, load_config(path), LoopOptions(cycles=1, flow_method='dis'), torch.device('cpu'))
+    path.write_text(path.read_text().replace('seed_type = 0', 'seed_type = 2'))
+    calls = []
+    real_graph = pipeline.video.run_graph_module
+    monkeypatch.setattr(pipeline.video, 'run_graph_module', lambda *a, **k: calls.append(a[2]) or real_graph(*a, **k))
+    run_video(video / 'frames', out, load_config(path), LoopOptions(cycles=1, flow_method='dis'), torch.device('cpu'))
+    assert calls == [out / 'cycle_1' / 'graph']
+
+
+def make_dataset(root, names=('alpha', 'beta', 'gamma')):
+    for seed, name in enumerate(names):
+        video = clip(root / 'tmp' / name, n_frames=6, seed=seed)
+        (root / 'JPEGImages' / '480p').mkdir(parents=True, exist_ok=True)
+        (root / 'Annotations' / '480p').mkdir(parents=True, exist_ok=True)
+        (video / 'frames').rename(root / 'JPEGImages' / '480p' / name)
+        (video / 'masks').rename(root / 'Annotations' / '480p' / name)
+    return root
+
+
+def test_dataset_mode_with_workers_writes_every_video_and_the_report(tmp_path):
+    root = make_dataset(tmp_path / 'davis')
+    config = tiny_config(tmp_path / 'tiny.ini')
+    names = run_many_videos(root, tmp_path / 'out', config, OPTIONS, sequences=['alpha', 'gamma'],
+                            workers=2, device='cpu', quiet=True)
+    assert names == ['alpha', 'gamma']
+    for name in names:
+        assert len(list((tmp_path / 'out' / name / 'final' / 'masks').glob('*.png'))) == 6
+    assert not (tmp_path / 'out' / 'beta').exists()
+    report = (tmp_path / 'out' / 'report' / 'report.md').read_text()
+    assert 'alpha' in report and 'gamma' in report and 'graph 2' in report
+    assert (tmp_path / 'out' / 'report' / 'scores_by_cycle.png').is_file()
+    assert len(list((tmp_path / 'out' / 'report' / 'contact_sheets').iterdir())) == 2
+
+
+def test_shards_split_the_videos_between_tasks():
+    names = [f'v{i}' for i in range(7)]
+    parts = [shard(names, i, 3) for i in (1, 2, 3)]
+    assert sorted(sum(parts, [])) == names and all(parts)
+    assert parse_shard('2/3') == (2, 3)
+    for bad in ('0/3', '4/3', 'x', '1-3'):
+        with pytest.raises(InputError):
+            parse_shard(bad)
+
+
+def test_dataset_root_and_sequence_checks(tmp_path):
+    with pytest.raises(InputError, match='JPEGImages'):
+        find_sequences(tmp_path)
+    root = make_dataset(tmp_path / 'davis', names=('alpha',))
+    assert find_sequences(root) == ['alpha']
+    with pytest.raises(InputError, match="unknown sequence 'omega'"):
+        find_sequences(root, ['omega'])
+
+
+@pytest.mark.parametrize('case', ['missing_frames', 'empty_frames', 'no_davis_layout', 'unknown_sequence'])
+def test_command_line_bad_input_is_one_line_and_exit_status_2(tmp_path, case):
+    config = tiny_config(tmp_path / 'tiny.ini')
+    (tmp_path / 'empty').mkdir()
+    root = make_dataset(tmp_path / 'davis', names=('alpha',)) if case == 'unknown_sequence' else tmp_path / 'empty'
+    source = {'missing_frames': ['--frames_path', str(tmp_path / 'nowhere')],
+              'empty_frames': ['--frames_path', str(tmp_path / 'empty')],
+              'no_davis_layout': ['--dataset_root', str(tmp_path / 'empty')],
+              'unknown_sequence': ['--dataset_root', str(root), '--sequences', 'omega']}[case]
+    result = subprocess.run([sys.executable, str(REPO / 'run_ike.py'), *source, '--out_path', str(tmp_path / 'out'),
+                             '--config', str(config), '--flow_method', 'dis', '--device', 'cpu', '--quiet'],
+                            capture_output=True, text=True, cwd=REPO, env=ENV)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: ') and 'Traceback' not in result.stderr
+    assert {'missing_frames': 'nowhere', 'empty_frames': 'empty', 'no_davis_layout': 'JPEGImages',
+            'unknown_sequence': 'omega'}[case] in lines[0]
+    assert not (tmp_path / 'out' / 'final').exists()
+
+
+def test_raft_without_weights_points_to_dis(tmp_path):
+    video = clip(tmp_path / 'clip', n_frames=3)
+    result = subprocess.run([sys.executable, str(REPO / 'run_ike.py'), '--frames_path', str(video / 'frames'),
+                             '--out_path', str(tmp_path / 'out'), '--models', str(tmp_path / 'none.pth'),
+                             '--device', 'cpu', '--quiet'], capture_output=True, text=True, cwd=REPO, env=ENV)
+    assert result.returncode == 2
+    assert '--method dis' in result.stderr or 'dis' in result.stderr.splitlines()[-1]
+
+
+def test_demo_runs_the_loop_and_prints_j(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / 'demo.py'), '--out_path', str(tmp_path / 'demo'),
+                             '--frames', '8', '--cycles', '2', '--device', 'cpu', '--quiet'],
+                            capture_output=True, text=True, cwd=REPO, env=ENV, timeout=300)
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert 'J = ' in last
+    assert float(last.split('J = ')[1].split()[0]) > 0.5
+    assert (tmp_path / 'demo' / 'overlay.png').is_file()
