@@ -59,7 +59,8 @@ def _run_one(job):
     try:
         config = load_config(config_path)
         out_path = Path(out_root) / name
-        result = run_video(Path(root) / FRAMES_SUBDIR / name, out_path, config, options, device, quiet=True)
+        result = run_video(Path(root) / FRAMES_SUBDIR / name, out_path, config, options, torch.device(device),
+                           quiet=True)
         annotation_dir = Path(root) / ANNOTATIONS_SUBDIR / name
         if annotation_dir.is_dir():
             score_run(out_path, name, result['stages'], annotation_dir, config, options.threshold)
