@@ -168,7 +168,7 @@ def test_working_size_must_be_a_multiple_of_16():
 # -- command line --------------------------------------------------------------------------------
 
 def _main(*args):
-    return subprocess.run([sys.executable, str(REPO / 'network_module' / 'main.py'), *map(str, args)],
+    return subprocess.run([sys.executable, str(REPO / 'main.py'), *map(str, args)],
                           capture_output=True, text=True, timeout=120)
 
 

@@ -1,0 +1,36 @@
+"""IKE network module: train a U-Net from scratch on one video, with the graph module's soft masks as
+pseudo ground truth, and write its predictions (the next graph cycle's node features).
+
+    python main.py --frames_path F --pseudo_gt_path GRAPH/iter_19 --out_path O --config ./config.ini
+"""
+import argparse
+
+from ike_utils.cli import add_common_args, run_cli
+from ike_utils.config import load_config
+from ike_utils.device import resolve_device
+from network_module.settings import NetworkSettings
+from network_module.train import run_network
+
+
+def main(args):
+    settings = NetworkSettings.from_config(load_config(args.config))
+    folders = run_network(args.frames_path, args.pseudo_gt_path, args.out_path, settings,
+                          resolve_device(args.device), seed=args.seed, quiet=args.quiet,
+                          skip_if_done=not args.overwrite)
+    if not args.quiet:
+        print(f'network: predictions in {folders[-1]}')
+
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--frames_path', required=True, help='folder of the video frames (00000.jpg, ...)')
+    parser.add_argument('--pseudo_gt_path', required=True,
+                        help='folder of the pseudo labels %%05d.pt (H x W x 1), e.g. graph_out/iter_19')
+    parser.add_argument('--out_path', required=True, help='output folder (models/, results_pt/, results_images/)')
+    parser.add_argument('--config', '--config_file', dest='config', default='./config.ini',
+                        help='settings file (default: ./config.ini)')
+    parser.add_argument('--seed', type=int, default=None, help='make a CPU run repeatable')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='train again even if out_path holds a finished run with the same inputs and settings')
+    add_common_args(parser)
+    run_cli(main, parser.parse_args())
