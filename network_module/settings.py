@@ -44,9 +44,10 @@ class NetworkSettings:
             batch_size=config.get_int(SECTION, 'batch_size', min_value=1),
             learning_rate=config.get_float(SECTION, 'learning_rate', min_value=0),
             to_save_epochs=tuple(sorted(set(to_save))) if to_save else tuple(range(1, n_epochs + 1)),
-            base_channels=config.get_int(SECTION, 'base_channels', min_value=1),
-            precision=config.get_choice(SECTION, 'precision', PRECISIONS),
-            channels_last=config.get_bool(SECTION, 'channels_last'),
+            # keys of ours (not in the reference's config.ini): the reference's values when absent
+            base_channels=config.get_int(SECTION, 'base_channels', default=64, min_value=1),
+            precision=config.get_choice(SECTION, 'precision', PRECISIONS, default='fp32'),
+            channels_last=config.get_bool(SECTION, 'channels_last', default=False),
         )
 
     def as_dict(self) -> dict:
