@@ -23,6 +23,15 @@ DEFAULT_FRAMES = ROOT.parent / 'shared' / 'data' / 'davis2016-dev' / 'JPEGImages
 
 
 def peak_rss_mb():
+    """This process's peak resident memory. VmHWM, not ru_maxrss: a child's ru_maxrss starts at the
+    parent's resident size when it is forked, even after exec."""
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
