@@ -150,10 +150,14 @@ def main():
         if args.timing_frames:
             frames_dir, pseudo_dir = ping_pong_clip(frames_dir, pseudo_dir, args.timing_frames, out / 'clip')
         shutil.rmtree(run_out, ignore_errors=True)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         folder = run_network(frames_dir, pseudo_dir, run_out, settings, 'cpu', seed=args.seed, quiet=args.quiet,
                              skip_if_done=False)[-1]
         seconds = time.perf_counter() - start
+        busy = (time.process_time() - cpu_start) / seconds / torch.get_num_threads()
+        if busy < 0.9:
+            print(f'{video}: cpu use {100 * busy:.0f}% of {torch.get_num_threads()} threads: other work shared the '
+                  f'CPU, the time is not reliable')
         n = len(list_frames(frames_dir))
         if args.timing_frames:
             print(f'{video} played as a {n}-frame clip: {seconds:.1f} s for the whole run')
