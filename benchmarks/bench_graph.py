@@ -3,7 +3,7 @@
     python benchmarks/bench_graph.py                      # blackswan, 50 frames, paper settings
     python benchmarks/bench_graph.py --n_frames 25,50,100 # scaling (frames repeated back and forth)
 
-Each run is a fresh process, so its peak resident memory (ru_maxrss) is its own; the first column
+Each run is a fresh process, so its peak resident memory (VmHWM) is its own; the first column
 of memory is what the process holds after importing PyTorch, before any work. Flows come from
 --of_path, or are computed with OpenCV DIS (preset medium) into a cache folder first (not timed).
 """
@@ -37,6 +37,7 @@ def peak_rss_mb():
 
 def worker(args):
     """One measured run, in this process; prints one JSON line."""
+    import ike_utils.hugepages  # noqa: F401  (as the stage scripts do, before torch loads)
     import torch
     from graph_module.run import run_graph_module
     from graph_module.settings import GraphSettings
