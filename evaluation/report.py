@@ -107,7 +107,7 @@ def _evenly_spaced(count: int, tiles: int) -> list:
     return sorted(set(np.round(np.linspace(0, count - 1, min(tiles, count))).astype(int).tolist()))
 
 
-def _label(tile: np.ndarray, text: str) -> None:
+def label_tile(tile: np.ndarray, text: str) -> None:
     """Write `text` in the top-left corner, white on a dark outline (readable on any frame)."""
     scale = max(0.4, tile.shape[1] / 640)
     origin = (6, 6 + int(18 * scale))
@@ -143,7 +143,7 @@ def contact_sheet(frame_files, mask_files, tiles: int = 12, columns: int = 4, ti
                              columns * tile_width + (columns - 1) * gap, 3), 32, dtype=np.uint8)
         tile = overlay_mask(frame, _read_mask(mask_files[index], height, width))
         tile = cv2.resize(tile, (tile_width, tile_height), interpolation=cv2.INTER_AREA)
-        _label(tile, f'frame {index}' if labels is None else str(labels[index]))
+        label_tile(tile, f'frame {index}' if labels is None else str(labels[index]))
         row, column = divmod(position, columns)
         top, left = row * (tile_height + gap), column * (tile_width + gap)
         sheet[top:top + tile_height, left:left + tile_width] = tile
