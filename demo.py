@@ -6,7 +6,6 @@ the clip's true mask.
 Writes the clip to OUT/clip/ (frames, true masks), the run to OUT/run/ (flow, cycles, final masks),
 an overlay of the final masks to OUT/overlay.png, and prints J for every stage.
 """
-import ike_utils.hugepages  # noqa: F401  (first: before torch loads)
 import argparse
 
 from ike_utils.cli import add_common_args, run_cli

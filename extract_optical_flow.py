@@ -6,7 +6,6 @@
 
 Writes O/fwd_of/%05d_%05d.flo (frame i -> i+1) and O/bwd_of/%05d_%05d.flo (frame i+1 -> i).
 """
-import ike_utils.hugepages  # noqa: F401  (first: before torch loads)
 import argparse
 from pathlib import Path
 

@@ -3,7 +3,6 @@ pseudo ground truth, and write its predictions (the next graph cycle's node feat
 
     python main.py --frames_path F --pseudo_gt_path GRAPH/iter_19 --out_path O --config ./config.ini
 """
-import ike_utils.hugepages  # noqa: F401  (first: before torch loads)
 import argparse
 
 from ike_utils.cli import add_common_args, run_cli

@@ -2,7 +2,6 @@
 
     python run_graph_module.py --frames_path F --of_path O --out_path OUT --config ./config.ini
 """
-import ike_utils.hugepages  # noqa: F401  (first: before torch loads)
 import argparse
 
 from graph_module.run import run_graph_module

@@ -5,7 +5,6 @@
 
 A rerun skips every stage whose outputs are complete and redoes an interrupted one.
 """
-import ike_utils.hugepages  # noqa: F401  (first: before torch loads)
 import argparse
 
 from ike_utils.cli import add_common_args, run_cli

@@ -38,8 +38,9 @@ def peak_rss_mb():
 
 
 class HugePageSampler(threading.Thread):
-    """The most memory this process held in 2 MB pages (sampled every 0.2 s). The kernel gives huge
-    pages only when it has free 2 MB blocks; runs without them are slower (see README)."""
+    """The most memory this process held in 2 MB pages (sampled every 0.2 s): the graph asks for
+    them for its scattered-access buffers, and the kernel grants them only when it has free 2 MB
+    blocks; runs without them are slower (see README)."""
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -64,7 +65,6 @@ class HugePageSampler(threading.Thread):
 
 def worker(args):
     """One measured run, in this process; prints one JSON line."""
-    import ike_utils.hugepages  # noqa: F401  (as the stage scripts do, before torch loads)
     import torch
     from graph_module.run import run_graph_module
     from graph_module.settings import GraphSettings
