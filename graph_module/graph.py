@@ -72,6 +72,7 @@ class SpaceTimeGraph:
         self._integer_parts = {}  # offset -> list of (pivot, corner, second corner) chunks
         self.integer_edges = {}  # offset -> (pivot, corner, second corner)
         self._buffers = None
+        self._gather_plan = None
         self._scatter_plan = None
 
     def add_edges(self, offset: int, first_pivot: int, x: torch.Tensor, y: torch.Tensor):
@@ -128,7 +129,9 @@ class SpaceTimeGraph:
         table[:, :-1, :-1].add_(padded[:, 1:, :-1]).add_(padded[:, 1:, 1:])
         flat_table, flat_padded, flat_out = table.view(-1), padded.view(-1), out.view(-1)
         out.copy_(x)
-        for offset, rows, slots in self._chunks(x.shape[1]):  # gather
+        if self._gather_plan is None:
+            self._gather_plan = self._chunks(x.shape[1])
+        for offset, rows, slots in self._gather_plan:  # gather
             values = scratch[:slots.numel()]
             torch.index_select(flat_table, 0, slots.view(-1), out=values)
             out[rows].add_(values.view_as(slots), alpha=self.weights[abs(offset)])

@@ -28,7 +28,7 @@ def advise_huge_pages(tensor) -> bool:
     """Ask Linux to back a large CPU tensor with 2 MB pages (madvise MADV_HUGEPAGE), before it is
     first written. Worth it for tensors read or written at scattered places: with 4 kB pages, every
     such access risks a miss in the address-translation cache. Returns whether the advice was taken
-    (never on other systems, CUDA tensors or tensors under 4 MB)."""
+    (never on other systems, for CUDA tensors, or for a tensor without a whole aligned 2 MB page)."""
     if _libc is None or tensor.device.type != 'cpu':
         return False
     start = tensor.data_ptr()
