@@ -1,6 +1,5 @@
 """The flow stage without weights (DIS, Farneback): outputs, resuming, atomicity, bad input, CLI."""
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,23 +10,19 @@ import numpy as np
 import pytest
 
 import optical_flow.extract as extract_module
+from conftest import FIXTURES, shared_missing
 from ike_utils.errors import InputError
 from ike_utils.flow_io import read_flo
 from optical_flow.classic import dis_flow_pair
 from optical_flow.extract import extract_flows
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get('IKE_SHARED_DIR', ROOT.parent / 'shared'))
-GRAPH_FIXTURES = SHARED / 'fixtures' / 'graph_reference'
+GRAPH_FIXTURES = FIXTURES / 'graph_reference'
 SCRIPT = ROOT / 'extract_optical_flow.py'
 
 
 def _require_fixtures():
-    if not (GRAPH_FIXTURES / 'frames').is_dir():
-        message = f'graph reference fixtures not found at {GRAPH_FIXTURES} (set IKE_SHARED_DIR)'
-        if os.environ.get('CI') == 'true':
-            pytest.fail(message)
-        pytest.skip(message)
+    shared_missing(GRAPH_FIXTURES / 'frames', 'graph reference fixtures')
 
 
 def _clip(tmp_path, count=8):

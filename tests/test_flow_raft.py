@@ -1,5 +1,4 @@
 """RAFT through torchvision with the original checkpoints reproduces the original RAFT code's flows."""
-import os
 import shutil
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 import torch
 from torchvision.models.optical_flow import raft_small
 
+from conftest import FIXTURES, shared_missing
 from ike_utils.errors import InputError
 from ike_utils.flow_io import read_flo
 from optical_flow.extract import extract_flows
@@ -16,18 +16,13 @@ from optical_flow.raft_flow import RaftFlow, padding_for
 from RAFT.checkpoint import load_raft, to_torchvision_names
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get('IKE_SHARED_DIR', ROOT.parent / 'shared'))
-RAFT_FIXTURES = SHARED / 'fixtures' / 'raft_reference'
+RAFT_FIXTURES = FIXTURES / 'raft_reference'
 TOLERANCE = 1e-3  # max abs difference, pixels; 0 or a few 1e-5 in practice
 CROP = 3  # the reference padded 234x130 to 240x136, 3 px on every side
 
 
 def _require_fixtures():
-    if not (RAFT_FIXTURES / 'frame1.png').is_file():
-        message = f'RAFT reference fixtures not found at {RAFT_FIXTURES} (set IKE_SHARED_DIR)'
-        if os.environ.get('CI') == 'true':
-            pytest.fail(message)
-        pytest.skip(message)
+    shared_missing(RAFT_FIXTURES / 'frame1.png', 'RAFT reference fixtures')
 
 
 def _reference(variant, direction, iters):
