@@ -1,6 +1,5 @@
 """RAFT through torchvision with the original checkpoints reproduces the original RAFT code's flows."""
 import shutil
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,7 +14,6 @@ from optical_flow.extract import extract_flows
 from optical_flow.raft_flow import RaftFlow, padding_for
 from RAFT.checkpoint import load_raft, to_torchvision_names
 
-ROOT = Path(__file__).resolve().parents[1]
 RAFT_FIXTURES = FIXTURES / 'raft_reference'
 TOLERANCE = 1e-3  # max abs difference, pixels; 0 or a few 1e-5 in practice
 CROP = 3  # the reference padded 234x130 to 240x136, 3 px on every side
