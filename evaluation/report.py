@@ -115,7 +115,8 @@ def label_tile(tile: np.ndarray, text: str) -> None:
     cv2.putText(tile, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
-def _read_mask(path, height, width) -> np.ndarray:
+def read_mask(path, height, width) -> np.ndarray:
+    """A grey PNG (mask or soft map) as float32 in [0, 1], at height x width."""
     mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if mask is None:
         raise InputError(f'mask {path} is missing or unreadable; run the segmentation again')
@@ -141,7 +142,7 @@ def contact_sheet(frame_files, mask_files, tiles: int = 12, columns: int = 4, ti
             tile_height = max(1, round(height * tile_width / width))
             sheet = np.full((rows * tile_height + (rows - 1) * gap,
                              columns * tile_width + (columns - 1) * gap, 3), 32, dtype=np.uint8)
-        tile = overlay_mask(frame, _read_mask(mask_files[index], height, width))
+        tile = overlay_mask(frame, read_mask(mask_files[index], height, width))
         tile = cv2.resize(tile, (tile_width, tile_height), interpolation=cv2.INTER_AREA)
         label_tile(tile, f'frame {index}' if labels is None else str(labels[index]))
         row, column = divmod(position, columns)

@@ -13,18 +13,14 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from evaluation.report import label_tile  # noqa: E402
+from evaluation.report import label_tile, read_mask  # noqa: E402
+from ike_utils.cli import run_cli  # noqa: E402
+from ike_utils.errors import InputError  # noqa: E402
 from ike_utils.flow_io import read_flo  # noqa: E402
 from ike_utils.frames import list_frames, read_frame_bgr  # noqa: E402
 from ike_utils.images import overlay_mask, write_image  # noqa: E402
 from optical_flow.visualize import flow_to_color  # noqa: E402
-
-
-def read_grey(path, height, width) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        sys.exit(f'error: {path} is missing or unreadable; finish the run first')
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+from pipeline.dataset import ANNOTATIONS_SUBDIR, FRAMES_SUBDIR  # noqa: E402
 
 
 def video_row(frames_dir, annotation_dir, run_dir, index, tile_width):
@@ -32,14 +28,14 @@ def video_row(frames_dir, annotation_dir, run_dir, index, tile_width):
     frame = read_frame_bgr(list_frames(frames_dir)[index])
     height, width = frame.shape[:2]
     name = '%05d' % index
-    truth = read_grey(annotation_dir / f'{name}.png', height, width) > 0
+    truth = read_mask(annotation_dir / f'{name}.png', height, width) > 0
     contours, _ = cv2.findContours(truth.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     outlined = cv2.drawContours(frame.copy(), contours, -1, (0, 255, 0), 3)
     flow = cv2.resize(flow_to_color(read_flo(run_dir / 'flow' / 'fwd_of' / f'{name}_{index + 1:05d}.flo')),
                       (width, height))
-    graph_map = read_grey(run_dir / 'cycle_1' / 'graph' / 'iter_19_images' / f'{name}.png', height, width)
-    final = overlay_mask(frame, read_grey(run_dir / 'final' / 'masks' / f'{name}.png', height, width) / 255)
-    tiles = [outlined, flow, cv2.cvtColor(graph_map, cv2.COLOR_GRAY2BGR), final]
+    graph_map = read_mask(run_dir / 'cycle_1' / 'graph' / 'iter_19_images' / f'{name}.png', height, width)
+    final = overlay_mask(frame, read_mask(run_dir / 'final' / 'masks' / f'{name}.png', height, width))
+    tiles = [outlined, flow, cv2.cvtColor((graph_map * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR), final]
     labels = [f'{frames_dir.name} {index}, truth', 'optical flow', 'graph, cycle 1', 'IKE final mask']
     tile_height = round(height * tile_width / width)
     row = []
@@ -50,6 +46,19 @@ def video_row(frames_dir, annotation_dir, run_dir, index, tile_width):
     return np.concatenate(row, axis=1)
 
 
+def make_figure(dataset_root: Path, run: Path, out: Path, tile_width: int) -> None:
+    rows = []
+    for video_run in sorted(p for p in run.iterdir() if (p / 'final' / 'masks').is_dir()):
+        frames_dir = dataset_root / FRAMES_SUBDIR / video_run.name
+        annotation_dir = dataset_root / ANNOTATIONS_SUBDIR / video_run.name
+        middle = len(list_frames(frames_dir)) // 2
+        rows.append(video_row(frames_dir, annotation_dir, video_run, middle, tile_width))
+    if not rows:
+        raise InputError(f'no finished video under {run}; run run_ike.py --dataset_root first')
+    write_image(out, np.concatenate(rows, axis=0))
+    print(f'wrote {out}')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--dataset_root', type=Path, required=True, help='DAVIS layout: JPEGImages/480p, Annotations/480p')
@@ -57,16 +66,7 @@ def main():
     parser.add_argument('--out', type=Path, default=Path('images/dev_results.jpg'))
     parser.add_argument('--tile_width', type=int, default=300)
     args = parser.parse_args()
-    rows = []
-    for video_run in sorted(p for p in args.run.iterdir() if (p / 'final' / 'masks').is_dir()):
-        frames_dir = args.dataset_root / 'JPEGImages' / '480p' / video_run.name
-        annotation_dir = args.dataset_root / 'Annotations' / '480p' / video_run.name
-        middle = len(list_frames(frames_dir)) // 2
-        rows.append(video_row(frames_dir, annotation_dir, video_run, middle, args.tile_width))
-    if not rows:
-        sys.exit(f'error: no finished video under {args.run}; run run_ike.py --dataset_root first')
-    write_image(args.out, np.concatenate(rows, axis=0))
-    print(f'wrote {args.out}')
+    run_cli(make_figure, args.dataset_root, args.run, args.out, args.tile_width)
 
 
 if __name__ == '__main__':
