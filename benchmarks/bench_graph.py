@@ -15,7 +15,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -37,32 +36,6 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class HugePageSampler(threading.Thread):
-    """The most memory this process held in 2 MB pages (sampled every 0.2 s): the graph asks for
-    them for its two scattered-access buffers (about 40 MB at 50 frames), and the kernel grants them
-    only when it has free 2 MB blocks; with 4 kB pages an iteration is about a third slower."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak_mb, self._done = 0.0, threading.Event()
-        self.start()
-
-    def run(self):
-        while not self._done.wait(0.2):
-            try:
-                with open('/proc/self/smaps_rollup') as rollup:
-                    for line in rollup:
-                        if line.startswith('AnonHugePages:'):
-                            self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
-            except OSError:  # not Linux
-                return
-
-    def stop(self) -> float:
-        self._done.set()
-        self.join()
-        return self.peak_mb
-
-
 def worker(args):
     """One measured run, in this process; prints one JSON line."""
     import torch
@@ -74,13 +47,11 @@ def worker(args):
     settings = GraphSettings.from_config(load_config(args.config))
     if args.threads:
         torch.set_num_threads(args.threads)
-    sampler = HugePageSampler()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         timings = run_graph_module(args.frames_path, args.of_path, out, settings,
                                    resolve_device(args.device), quiet=True)
     timings['wall'] = time.perf_counter() - start
-    timings['huge_pages_mb'] = sampler.stop()
     timings['baseline_mb'] = baseline
     timings['peak_mb'] = peak_rss_mb()
     print(json.dumps(timings))
@@ -119,7 +90,7 @@ def main():
     lengths = [int(n) for n in args.n_frames.split(',')] if args.n_frames else [None]
     print(f'graph module on {source.name}, config {args.config}, device {args.device}')
     header = ('frames', 'wall s', 'load s', 'build s', 'setup s', 'iter s (mean)', 'save s',
-              'torch baseline MB', 'peak MB', 'in 2 MB pages MB', 'edges MB', 'features MB')
+              'torch baseline MB', 'peak MB', 'edges MB', 'features MB')
     rows = []
     for n in lengths:
         frames, of_path = source, args.of_path
@@ -136,13 +107,11 @@ def main():
         runs.sort(key=lambda run: run['wall'])
         result = runs[len(runs) // 2]
         if args.repeat > 1:
-            print(f'  {n or "all"} frames: wall times ' + ' '.join(f'{run["wall"]:.2f}' for run in runs)
-                  + ' s; in 2 MB pages ' + ' '.join(f'{run["huge_pages_mb"]:.0f}' for run in runs) + ' MB')
+            print(f'  {n or "all"} frames: wall times ' + ' '.join(f'{run["wall"]:.2f}' for run in runs) + ' s')
         iterations = result['iterations']
         n_frames = len([p for p in Path(frames).iterdir()])
         rows.append((n_frames, result['wall'], result['load'], result['build'], result['regression_setup'],
                      sum(iterations) / len(iterations), result['save'], result['baseline_mb'], result['peak_mb'],
-                     result['huge_pages_mb'],
                      result['graph_index_bytes'] / 2 ** 20, result['feature_bytes'] / 2 ** 20))
         print(f'  {n_frames} frames: iterations ' + ' '.join(f'{t:.2f}' for t in iterations))
     print('| ' + ' | '.join(header) + ' |')

@@ -20,8 +20,6 @@ from functools import lru_cache
 
 import torch
 
-from ike_utils.memory import advise_huge_pages
-
 CHUNK_ELEMENTS = 1 << 20  # edges handled per call: small temporaries, still long vector ops
 PAD = 2  # a top-left corner clamped to -2 or W reaches only outside pixels
 
@@ -115,11 +113,9 @@ class SpaceTimeGraph:
         n, height, width = self.n_frames, self.height, self.width
         if self._buffers is None:  # kept across iterations: no allocation churn
             chunk_rows = max(1, CHUNK_ELEMENTS // x.shape[1])
-            self._buffers = (torch.empty(self.padded_shape, device=x.device),
+            self._buffers = (torch.zeros(self.padded_shape, device=x.device),
                              torch.empty(self.padded_shape, device=x.device),
                              torch.empty(chunk_rows * x.shape[1], device=x.device))
-            for buffer in self._buffers[:2]:  # read and written at scattered places
-                advise_huge_pages(buffer)
         padded, table, scratch = self._buffers
         interior = padded[:, PAD:PAD + height, PAD:PAD + width]
         padded.zero_()
