@@ -67,13 +67,15 @@ def record_training_batches(frames: torch.Tensor):
 @contextlib.contextmanager
 def record_convolutions():
     """Collects what reaches and leaves every (transposed) convolution: a dict per call with the
-    module's training flag, the output dtype and whether input and output are channels-last."""
+    module's training flag, the output dtype and whether input, output and weight are channels-last
+    (the weight's layout as None for 1x1 kernels, where both layouts are the same)."""
     seen = []
 
     def record(module, args, output):
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
             seen.append({'training': module.training, 'dtype': output.dtype,
-                         'input_channels_last': _channels_last(args[0]), 'output_channels_last': _channels_last(output)})
+                         'input_channels_last': _channels_last(args[0]), 'output_channels_last': _channels_last(output),
+                         'weight_channels_last': None if module.kernel_size == (1, 1) else _channels_last(module.weight)})
 
     handle = register_module_forward_hook(record)
     try:

@@ -119,6 +119,7 @@ def test_configured_precision_and_memory_format_reach_the_convolutions(tmp_path,
     in_channels_last = channels_last == 'true'
     assert {c['input_channels_last'] for c in convolutions} == {in_channels_last}
     assert {c['output_channels_last'] for c in convolutions} == {in_channels_last}
+    assert {c['weight_channels_last'] for c in convolutions} == {in_channels_last, None}
     value = torch.load(folder / '00000.pt')
     assert value.shape == (32, 64, 1) and value.dtype == torch.float32 and 0 <= value.min() <= value.max() <= 1
     weights = torch.load(tmp_path / 'out' / 'models' / 'epoch_00001.pt')['state_dict']
