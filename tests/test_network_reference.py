@@ -44,8 +44,8 @@ VARIANTS = {'fp32': FP32, 'channels-last': replace(FP32, channels_last=True),
 
 
 @dataclass(frozen=True)
-class Tolerance:
-    """Largest allowed deviation: absolute for logits, losses and probabilities, relative for norms."""
+class Deviation:
+    """How far from the reference: absolute for logits, losses and probabilities, relative for norms."""
     logits: float
     ce: float
     dice: float
@@ -57,14 +57,14 @@ class Tolerance:
 
 # about twice the deviations measured (module docstring); the fixture README's float32 targets are
 # logits 1e-5 and losses 1e-6, met; its 1e-4 for the norms is tighter than float32 rounding here
-TOLERANCES = {
-    'fp32': Tolerance(logits=1e-5, ce=1e-6, dice=1e-6, grad_norms=1e-3, step_norms=1e-3,
+TOLERANCES = {  # the largest deviations allowed
+    'fp32': Deviation(logits=1e-5, ce=1e-6, dice=1e-6, grad_norms=1e-3, step_norms=1e-3,
                       prob_after_step=1e-2, prob_after_step_mean=2e-3),
-    'channels-last': Tolerance(logits=2e-4, ce=1e-6, dice=1e-6, grad_norms=1e-2, step_norms=3e-3,
+    'channels-last': Deviation(logits=2e-4, ce=1e-6, dice=1e-6, grad_norms=1e-2, step_norms=3e-3,
                                prob_after_step=2e-2, prob_after_step_mean=3e-3),
-    'bf16': Tolerance(logits=0.6, ce=2e-3, dice=1e-3, grad_norms=0.3, step_norms=3e-3,
+    'bf16': Deviation(logits=0.6, ce=2e-3, dice=1e-3, grad_norms=0.3, step_norms=3e-3,
                       prob_after_step=0.7, prob_after_step_mean=0.12),
-    'bf16 + c-last': Tolerance(logits=0.6, ce=2e-3, dice=1e-3, grad_norms=0.3, step_norms=3e-3,
+    'bf16 + c-last': Deviation(logits=0.6, ce=2e-3, dice=1e-3, grad_norms=0.3, step_norms=3e-3,
                                prob_after_step=0.7, prob_after_step_mean=0.12),
 }
 
@@ -111,12 +111,12 @@ def one_reference_step(settings, inputs, weights):
             'prob_after_step_frame0': predict(model, frames, settings, device)[0]}
 
 
-def deviations(ours, expected) -> Tolerance:
+def deviations(ours, expected) -> Deviation:
     def relative(name):
         return max(abs(ours[name][k] - v) / v for k, v in expected[name].items() if v)
 
     prob_error = (ours['prob_after_step_frame0'] - expected['prob_after_step_frame0'][..., 0]).abs()
-    return Tolerance(
+    return Deviation(
         logits=(ours['logits'] - expected['logits']).abs().max().item(),
         ce=abs(ours['ce'] - expected['ce']), dice=abs(ours['dice'] - expected['dice']),
         grad_norms=relative('grad_norms'), step_norms=relative('step_norms'),
@@ -124,14 +124,14 @@ def deviations(ours, expected) -> Tolerance:
 
 
 @pytest.fixture(scope='module')
-def fixture():
+def reference():
     return load_fixture()
 
 
 @pytest.mark.usefixtures('single_thread')
 @pytest.mark.parametrize('variant', list(VARIANTS))
-def test_one_training_step_matches_the_reference(fixture, variant):
-    inputs, expected, weights = fixture
+def test_one_training_step_matches_the_reference(reference, variant):
+    inputs, expected, weights = reference
     ours = one_reference_step(VARIANTS[variant], inputs, weights)
     assert torch.equal(ours['hard_labels'].float(), expected['hard_labels'])
     assert torch.equal(ours['soft_targets'], expected['soft_targets'])
