@@ -73,9 +73,9 @@ def record_convolutions():
 
     def record(module, args, output):
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-            seen.append({'training': module.training, 'dtype': output.dtype,
-                         'input_channels_last': _channels_last(args[0]), 'output_channels_last': _channels_last(output),
-                         'weight_channels_last': None if module.kernel_size == (1, 1) else _channels_last(module.weight)})
+            weight = None if module.kernel_size == (1, 1) else _channels_last(module.weight)
+            seen.append({'training': module.training, 'dtype': output.dtype, 'weight_channels_last': weight,
+                         'input_channels_last': _channels_last(args[0]), 'output_channels_last': _channels_last(output)})
 
     handle = register_module_forward_hook(record)
     try:

@@ -96,7 +96,7 @@ def test_batches_are_shuffled_each_epoch_by_the_seed_and_the_last_partial_one_dr
         assert all(len(set(epoch)) == 4 for epoch in epochs)
         assert len({tuple(epoch) for epoch in epochs}) == 3  # a new order every epoch
     assert orders['a'] == orders['b'] and orders['a'] != orders['c']
-    weights = {name: torch.load(f.parent.parent / 'models' / 'epoch_00003.pt')['state_dict'] for name, f in runs.items()}
+    weights = {name: torch.load(tmp_path / name / 'models' / 'epoch_00003.pt')['state_dict'] for name in runs}
     assert all(torch.equal(weights['a'][k], weights['b'][k]) for k in weights['a'])
     assert not torch.equal(weights['a']['out_conv.weight'], weights['c']['out_conv.weight'])
     for index in range(5):
