@@ -8,12 +8,13 @@ from graph_module.build import GraphBuilder
 from graph_module.features import feature_blocks
 from graph_module.inputs import check_flow_folder, load_cues, load_flows
 from graph_module.outputs import save_iteration
+from graph_module.pixel_features import pixel_feature_blocks
 from graph_module.power_iteration import power_iterations
 from graph_module.regression import ridge_inverses
 from graph_module.seeds import seed_map
 from graph_module.settings import GraphSettings
 from ike_utils.errors import InputError
-from ike_utils.frames import frame_size, list_frames
+from ike_utils.frames import frame_size, list_frames, load_frames
 from ike_utils.memory import release_free_memory
 
 
@@ -57,6 +58,10 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
 
     start = time.perf_counter()
     blocks = feature_blocks(settings.dir_half_chain, settings.cue_half_chain, cues)
+    if settings.pixel_features:
+        pixels, _ = load_frames(frames, height, width, rgb=True)
+        blocks += pixel_feature_blocks(settings.pixel_features, fwd_flows, bwd_flows, pixels)
+        del pixels
     builder = GraphBuilder(n_frames, height, width, settings.sigma, blocks, device)
     builder.build(fwd_flows, bwd_flows)
     del cues, blocks, fwd_flows, bwd_flows

@@ -1,6 +1,7 @@
 """Graph-module settings, read once from the config file into plain values."""
 from dataclasses import dataclass
 
+from graph_module.pixel_features import PIXEL_FEATURES
 from ike_utils.config import Config
 
 MAX_CHAIN_OFFSET = 15  # the reference links each pivot frame to at most 15 frames on each side
@@ -19,6 +20,7 @@ class GraphSettings:
     cue_half_chain: int
     ridge_lambda: float
     features_paths: tuple
+    pixel_features: tuple = ()  # IKE+ (opt-in): names of PIXEL_FEATURES added to the node features
 
     @classmethod
     def from_config(cls, config: Config, features_paths=None):
@@ -49,4 +51,5 @@ class GraphSettings:
             cue_half_chain=cue_half_chain,
             ridge_lambda=config.get_float(section, 'lambda', min_value=0),
             features_paths=tuple(features_paths),
+            pixel_features=config.get_choice_list(section, 'pixel_features', tuple(PIXEL_FEATURES)),
         )

@@ -93,6 +93,17 @@ class Config:
             self._check_range(section, key, value, min_value, max_value)
         return values
 
+    def get_choice_list(self, section, key, choices, default=()):
+        """A comma-separated list of names, each one of `choices`; an empty value gives ()."""
+        raw = self._raw(section, key, default)
+        if raw is None or raw == '':
+            return tuple(default) if raw is None else ()
+        names = tuple(part.strip() for part in raw.split(','))
+        for name in names:
+            if name not in choices:
+                raise self._bad(section, key, name, 'a comma-separated list of ' + ', '.join(choices))
+        return names
+
     def get_lines(self, section, key, default=()):
         """A multi-line value (one item per line, blank lines and ;/# comments dropped)."""
         raw = self._raw(section, key, default)

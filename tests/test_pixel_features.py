@@ -1,0 +1,98 @@
+"""IKE+ pixel features: camera motion is removed, colour and position are what they say."""
+import numpy as np
+import pytest
+import torch
+
+from graph_module.pixel_features import PIXEL_FEATURES, camera_flow, colour, pixel_feature_blocks, position, relative_motion
+from graph_module.settings import GraphSettings
+from ike_utils.config import Config
+from ike_utils.errors import InputError
+
+HEIGHT, WIDTH = 48, 80
+
+
+def _zoom_and_pan(scale=1.03, dx=2.5, dy=-1.0):
+    """The flow of a camera that zooms about the centre and pans: H x W x 2."""
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    cx, cy = WIDTH / 2, HEIGHT / 2
+    u = (x - cx) * (scale - 1) + dx
+    v = (y - cy) * (scale - 1) + dy
+    return np.stack([u, v], axis=-1).astype(np.float32)
+
+
+def test_camera_flow_explains_a_homography_and_leaves_an_object_out():
+    flow = _zoom_and_pan()
+    assert np.abs(camera_flow(flow) - flow).max() < 1e-3
+    moving = flow.copy()
+    moving[10:20, 30:45] += (4.0, 3.0)  # an object moving against the camera
+    residual = np.linalg.norm(moving - camera_flow(moving), axis=-1)
+    assert residual[10:20, 30:45].min() > 4.5  # |(4, 3)| = 5
+    background = np.ones_like(residual, dtype=bool)
+    background[8:22, 28:47] = False
+    assert residual[background].max() < 0.05
+
+
+def test_relative_motion_is_high_on_the_object_only():
+    n = 4
+    flow = _zoom_and_pan()
+    flow[10:20, 30:45] += (4.0, 3.0)
+    fwd = torch.from_numpy(np.stack([flow] * (n - 1)))
+    bwd = -fwd
+    motion = relative_motion(fwd, bwd)
+    assert motion.shape == (n, 1, HEIGHT, WIDTH)
+    assert float(motion.max()) <= 1.0
+    assert float(motion[:, 0, 10:20, 30:45].min()) > 0.9
+    assert float(motion[:, 0, :5].max()) < 0.02
+
+
+def test_colour_and_position():
+    frames = torch.zeros(2, HEIGHT, WIDTH, 3)
+    frames[:, :, WIDTH // 2:] = 1  # left black, right white
+    lab = colour(None, None, frames)
+    assert lab.shape == (2, 3, HEIGHT, WIDTH)
+    assert torch.allclose(lab[:, 0, :, :WIDTH // 2], torch.zeros(1))
+    assert torch.allclose(lab[:, 0, :, WIDTH // 2:], torch.ones(1), atol=1e-3)
+    assert lab[:, 1:].abs().max() < 1e-2  # grey has no chroma
+    fwd = torch.zeros(1, HEIGHT, WIDTH, 2)
+    xy = position(fwd, fwd)
+    assert xy.shape == (2, 2, HEIGHT, WIDTH)
+    assert xy[0, 0, 0, 0] == 0 and xy[0, 0, 0, -1] == 1 and xy[0, 1, -1, 0] == 1
+
+
+def test_blocks_are_one_normalisation_group_per_channel():
+    fwd = torch.from_numpy(np.stack([_zoom_and_pan()] * 2))
+    frames = torch.rand(3, HEIGHT, WIDTH, 3)
+    blocks = pixel_feature_blocks(('relative_motion', 'colour', 'position'), fwd, -fwd, frames)
+    assert [b.group for b in blocks] == ['relative_motion 0', 'colour 0', 'colour 1', 'colour 2',
+                                         'position 0', 'position 1']
+    assert [b.columns for b in blocks] == [3, 1, 1, 1, 1, 1]  # relative motion over p-1..p+1
+
+
+def _config(text):
+    import configparser
+    parser = configparser.ConfigParser()
+    parser.read_string(text)
+    return Config(parser, 'test.ini')
+
+
+GRAPH_SECTION = """[General]
+working_h = 8
+working_w = 8
+[Graph Module]
+seed_type = 0
+sigma = 4
+n_iterations = 2
+to_save_iterations = 1
+dir_features_half_chain_size = 5
+features_half_chain_size = 1
+lambda = 100
+"""
+
+
+def test_pixel_features_key_is_off_by_default_and_checked():
+    assert GraphSettings.from_config(_config(GRAPH_SECTION)).pixel_features == ()
+    chosen = GraphSettings.from_config(_config(GRAPH_SECTION + 'pixel_features = colour, relative_motion\n'))
+    assert chosen.pixel_features == ('colour', 'relative_motion')
+    with pytest.raises(InputError, match='pixel_features'):
+        GraphSettings.from_config(_config(GRAPH_SECTION + 'pixel_features = color\n'))
+    assert set(PIXEL_FEATURES) == {'relative_motion', 'colour', 'position'}
