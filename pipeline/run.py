@@ -5,7 +5,9 @@ from evaluation.scores import format_table
 from ike_utils.config import load_config
 from ike_utils.device import resolve_device
 from ike_utils.errors import InputError
-from pipeline.dataset import find_sequences, parse_shard, run_dataset, shard
+from evaluation.datasets import DEFAULT_BENCHMARK, open_benchmark
+from evaluation.davis import evaluate_sequence
+from pipeline.dataset import parse_shard, run_dataset, shard
 from pipeline.scoring import score_run
 
 
@@ -21,7 +23,9 @@ def run_one_video(frames_path, out_path, config_path, options, device='auto', an
         print(f'final masks: {result["final"] / "masks"}')
     if annotations is None:
         return None
-    scores = score_run(out_path, Path(frames_path).name, result['stages'], annotations, config, options.threshold)
+    name = Path(frames_path).name
+    scores = score_run(out_path, result['stages'], config,
+                       lambda result_dir: evaluate_sequence(result_dir, annotations, options.threshold, name=name))
     if not quiet:
         for label, record in scores.items():
             print(f'{label:>10}: J {record.J_mean:.3f}  F {record.F_mean:.3f}')
@@ -29,14 +33,17 @@ def run_one_video(frames_path, out_path, config_path, options, device='auto', an
 
 
 def run_many_videos(dataset_root, out_path, config_path, options, sequences=None, shard_spec=None,
-                    workers=1, device='auto', quiet=False):
-    """Run the loop on the videos of a DAVIS-layout dataset; writes out_path/report/."""
+                    workers=1, device='auto', quiet=False, dataset=DEFAULT_BENCHMARK):
+    """Run the loop on the videos of a benchmark dataset (`dataset`: a key of
+    evaluation.datasets.BENCHMARKS); writes out_path/report/. Returns the names of the videos run."""
     load_config(config_path)  # a bad config fails here, once, not in every video
-    names = find_sequences(dataset_root, sequences)
+    benchmark = open_benchmark(dataset, dataset_root)
+    chosen = benchmark.sequences(sequences)
     if shard_spec:
-        names = shard(names, *parse_shard(shard_spec))
+        chosen = shard(chosen, *parse_shard(shard_spec))
+    names = [sequence.name for sequence in chosen]
     device = str(resolve_device(device))
-    failures = run_dataset(dataset_root, out_path, config_path, options, names, device, workers, quiet)
+    failures = run_dataset(benchmark, out_path, config_path, options, chosen, device, workers, quiet)
     report = Path(out_path) / 'report' / 'report.md'
     if not quiet and report.exists():
         print(report.read_text())

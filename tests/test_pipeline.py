@@ -15,7 +15,8 @@ import pipeline.video
 from ike_utils.config import load_config
 from ike_utils.errors import InputError
 from ike_utils.synthetic import make_clip, write_clip
-from pipeline.dataset import find_sequences, parse_shard, shard
+from evaluation.datasets.davis2016 import Davis2016
+from pipeline.dataset import parse_shard, shard
 from pipeline.run import run_many_videos, run_one_video
 from pipeline.video import LoopOptions, run_video
 
@@ -133,6 +134,35 @@ def test_dataset_mode_with_workers_writes_every_video_and_the_report(tmp_path):
     assert len(list((tmp_path / 'out' / 'report' / 'contact_sheets').iterdir())) == 2
 
 
+def test_segtrack_dataset_with_two_objects_writes_the_paper_table(tmp_path):
+    """A SegTrack-v2 release with one two-object video (<seq>_00000.png frames): the run scores every
+    stage against the union of the objects, and report/table.csv holds IoU per video and the mean."""
+    video = clip(tmp_path / 'tmp', n_frames=6)
+    root = tmp_path / 'SegTrackv2'
+    for index, frame in enumerate(sorted((video / 'frames').iterdir())):
+        mask = cv2.imread(str(video / 'masks' / f'{index:05d}.png'), cv2.IMREAD_GRAYSCALE)
+        halves = [mask.copy(), mask.copy()]
+        halves[0][:, 40:], halves[1][:, :40] = 0, 0
+        (root / 'JPEGImages' / 'pair').mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / 'JPEGImages' / 'pair' / f'pair_{index:05d}.png'), cv2.imread(str(frame)))
+        for number, half in enumerate(halves, 1):
+            (root / 'GroundTruth' / 'pair' / str(number)).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / 'GroundTruth' / 'pair' / str(number) / f'pair_{index:05d}.png'), half)
+    names = run_many_videos(root, tmp_path / 'out', tiny_config(tmp_path / 'tiny.ini'), OPTIONS, device='cpu',
+                            quiet=True, dataset='segtrackv2')
+    assert names == ['pair']
+    scores = json.loads((tmp_path / 'out' / 'pair' / 'scores.json').read_text())
+    assert list(scores) == ['graph 1', 'network 1', 'graph 2']
+    assert len(scores['graph 2']['frames']) == 6  # every frame counts, the first and last too
+    rows = [line.split(',') for line in (tmp_path / 'out' / 'report' / 'table.csv').read_text().splitlines()]
+    assert rows[0] == ['sequence', 'graph 1 IoU', 'network 1 IoU', 'graph 2 IoU']
+    assert rows[1][0] == 'pair' and rows[2][0] == 'mean' and rows[1][1:] == rows[2][1:]
+    assert float(rows[1][3]) == pytest.approx(np.mean(scores['graph 2']['iou_per_frame']), abs=1e-6)
+    assert float(rows[1][3]) > 0.5  # the union of the two halves is the object, and it is found
+    report = (tmp_path / 'out' / 'report' / 'report.md').read_text()
+    assert '## SegTrack-v2' in report and '| pair |' in report
+
+
 def test_shards_split_the_videos_between_tasks():
     names = [f'v{i}' for i in range(7)]
     parts = [shard(names, i, 3) for i in (1, 2, 3)]
@@ -145,11 +175,11 @@ def test_shards_split_the_videos_between_tasks():
 
 def test_dataset_root_and_sequence_checks(tmp_path):
     with pytest.raises(InputError, match='JPEGImages'):
-        find_sequences(tmp_path)
+        Davis2016(tmp_path)
     root = make_dataset(tmp_path / 'davis', names=('alpha',))
-    assert find_sequences(root) == ['alpha']
+    assert [s.name for s in Davis2016(root).sequences()] == ['alpha']
     with pytest.raises(InputError, match="unknown sequence 'omega'"):
-        find_sequences(root, ['omega'])
+        Davis2016(root).sequences(['omega'])
 
 
 @pytest.mark.parametrize('case', ['missing_frames', 'empty_frames', 'no_davis_layout', 'unknown_sequence'])
