@@ -17,8 +17,9 @@ from ike_utils.errors import InputError
 from ike_utils.synthetic import make_clip, write_clip
 from evaluation.datasets.davis2016 import Davis2016
 from pipeline.dataset import parse_shard, shard
-from pipeline.run import run_many_videos, run_one_video
+from pipeline.run import run_many_videos, run_one_video, run_video_file
 from pipeline.video import LoopOptions, run_video
+from pipeline.video_file import FOLDER_FPS, DecodeOptions
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
@@ -220,3 +221,68 @@ def test_demo_runs_the_loop_and_prints_j(tmp_path):
     assert 'J = ' in last
     assert float(last.split('J = ')[1].split()[0]) > 0.5
     assert (tmp_path / 'demo' / 'overlay.png').is_file()
+
+
+def write_mp4(path, frames, fps=10.0):
+    """frames (n x H x W x 3 uint8 BGR) as an mp4 file."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (frames.shape[2], frames.shape[1]))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def video_frames_and_rate(path):
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    return count, capture.get(cv2.CAP_PROP_FPS)
+
+
+def test_video_file_is_decoded_once_segmented_and_overlaid(tmp_path, monkeypatch):
+    video = write_mp4(tmp_path / 'clip.mp4', make_clip(n_frames=9, height=48, width=80).frames)
+    config = tiny_config(tmp_path / 'tiny.ini')
+    out = tmp_path / 'out'
+    run_video_file(video, out, config, OPTIONS, DecodeOptions(max_frames=7), 'cpu', quiet=True)
+    assert len(list((out / 'frames').glob('*.jpg'))) == 7 and len(list((out / 'final' / 'masks').glob('*.png'))) == 7
+    assert video_frames_and_rate(out / 'final' / 'overlay.mp4') == (7, 10.0)
+    decoded = (out / 'frames' / '00000.jpg').stat().st_mtime_ns
+    calls = []
+    real_graph = pipeline.video.run_graph_module
+    monkeypatch.setattr(pipeline.video, 'run_graph_module', lambda *a, **k: calls.append(a[2]) or real_graph(*a, **k))
+    run_video_file(video, out, config, OPTIONS, DecodeOptions(max_frames=7), 'cpu', quiet=True)
+    assert calls == [] and (out / 'frames' / '00000.jpg').stat().st_mtime_ns == decoded  # resumed: nothing redone
+    # other decoding options: new frames, so new flows and every stage again
+    run_video_file(video, out, config, OPTIONS, DecodeOptions(stride=2, max_side=40), 'cpu', quiet=True)
+    assert len(calls) == 2 and cv2.imread(str(out / 'frames' / '00004.jpg')).shape == (24, 40, 3)
+    assert not (out / 'frames' / '00005.jpg').exists()  # frames 0, 2, 4, 6, 8 of 9
+    assert video_frames_and_rate(out / 'final' / 'overlay.mp4') == (5, 5.0)
+    overlay = cv2.VideoCapture(str(out / 'final' / 'overlay.mp4')).read()[1]
+    assert overlay.shape == (24, 40, 3)
+
+
+def test_frames_folder_run_writes_the_overlay_video_when_asked(tmp_path):
+    video = clip(tmp_path / 'clip', n_frames=5)
+    run_one_video(video / 'frames', tmp_path / 'out', tiny_config(tmp_path / 'tiny.ini'), OPTIONS, 'cpu',
+                  quiet=True, overlay_fps=FOLDER_FPS)
+    count, rate = video_frames_and_rate(tmp_path / 'out' / 'final' / 'overlay.mp4')
+    assert (count, rate) == (5, FOLDER_FPS)
+
+
+@pytest.mark.parametrize('case', ['not_a_video', 'one_frame', 'missing'])
+def test_bad_video_file_is_one_line_and_exit_status_2(tmp_path, case):
+    path = tmp_path / 'clip.mp4'
+    if case == 'not_a_video':
+        path.write_text('this is not a video')
+    elif case == 'one_frame':
+        write_mp4(path, make_clip(n_frames=1, height=48, width=80).frames)
+    result = subprocess.run([sys.executable, str(REPO / 'run_ike.py'), '--video', str(path), '--out_path',
+                             str(tmp_path / 'out'), '--config', str(tiny_config(tmp_path / 'tiny.ini')),
+                             '--flow_method', 'dis', '--device', 'cpu', '--quiet'],
+                            capture_output=True, text=True, cwd=REPO, env=ENV)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: video file ') and str(path) in lines[0]
+    assert {'not_a_video': 'cannot be decoded', 'one_frame': 'gave 1 frame', 'missing': 'does not exist'}[case] in lines[0]
+    assert not (tmp_path / 'out' / 'frames').exists()
