@@ -12,6 +12,10 @@ on:
 
 Each channel is sampled along the chains like the network's cues (PIXEL_FEATURES says over how many
 frames on each side) and is a normalisation group of its own.
+
+The relative motion also serves as a prior (opt-in: [Graph Module] motion_prior): each power
+iteration multiplies the propagated map by it, so that the principal cluster is one that moves
+against the camera rather than the largest coherent region (a background that the camera pans over).
 """
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -91,17 +95,27 @@ PIXEL_FEATURES = {
 }
 
 
-def pixel_feature_blocks(names, fwd_flows, bwd_flows, frames) -> list:
-    """One FeatureBlock per channel of each named map (its own normalisation group), in order.
+def compute_pixel_maps(names, fwd_flows, bwd_flows, frames) -> dict:
+    """{name: n x C x H x W} for each named map, on the flows' device.
 
-    Flows: (n-1) x H x W x 2 at the working size; frames: n x H x W x 3 RGB in [0, 1]."""
+    Flows: (n-1) x H x W x 2 at the working size; frames: n x H x W x 3 RGB in [0, 1] (only colour
+    reads them)."""
+    return {name: PIXEL_FEATURES[name].compute(fwd_flows, bwd_flows, frames).to(fwd_flows.device)
+            for name in names}
+
+
+def pixel_feature_blocks(names, maps: dict) -> list:
+    """One FeatureBlock per channel of each named map (its own normalisation group), in order."""
     blocks = []
-    device = fwd_flows.device
     for name in names:
-        feature = PIXEL_FEATURES[name]
-        maps = feature.compute(fwd_flows, bwd_flows, frames).to(device)
-        for channel in range(maps.shape[1]):
-            block = cue_block(maps[:, channel:channel + 1].contiguous(), feature.half_chain)
+        for channel in range(maps[name].shape[1]):
+            block = cue_block(maps[name][:, channel:channel + 1].contiguous(), PIXEL_FEATURES[name].half_chain)
             label = f'{name} {channel}'
             blocks.append(replace(block, name=label, group=label))
     return blocks
+
+
+def motion_prior(motion: torch.Tensor, floor: float) -> torch.Tensor:
+    """The weight of every node in the power iteration (IKE+ motion_prior): relative motion
+    (n x 1 x H x W, in [0, 1]) plus `floor`, so that still regions keep some weight: n x N."""
+    return motion.reshape(motion.shape[0], -1) + floor

@@ -16,15 +16,19 @@ def minmax_per_frame_(maps: torch.Tensor) -> int:
     return int(constant.sum())
 
 
-def power_iterations(graph, design, inverses, seed: torch.Tensor, n_iterations: int, on_iteration=None):
+def power_iterations(graph, design, inverses, seed: torch.Tensor, n_iterations: int, on_iteration=None,
+                     prior=None):
     """Run `n_iterations` steps from `seed` (n x N, overwritten: it becomes the running maps);
     `on_iteration(k, maps)` sees each result (a buffer that the next iteration overwrites). Every step: propagate along the graph,
-    normalise per frame, regress on the features, keep the positive part, normalise again."""
+    normalise per frame, regress on the features, keep the positive part, normalise again.
+    `prior` (n x N, IKE+ motion_prior; None in the reference) weighs the propagated map first."""
     maps = seed
     propagated = torch.empty_like(maps)
     constant = 0
     for k in range(n_iterations):
         graph.propagate(maps, out=propagated)
+        if prior is not None:
+            propagated.mul_(prior)
         constant += minmax_per_frame_(propagated)
         ridge_predict(design, inverses, propagated, out=maps).clamp_(min=0)
         constant += minmax_per_frame_(maps)

@@ -8,7 +8,7 @@ from graph_module.build import GraphBuilder
 from graph_module.features import feature_blocks
 from graph_module.inputs import check_flow_folder, load_cues, load_flows
 from graph_module.outputs import save_iteration
-from graph_module.pixel_features import pixel_feature_blocks
+from graph_module.pixel_features import compute_pixel_maps, motion_prior, pixel_feature_blocks
 from graph_module.power_iteration import power_iterations
 from graph_module.regression import ridge_inverses
 from graph_module.seeds import seed_map
@@ -58,10 +58,15 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
 
     start = time.perf_counter()
     blocks = feature_blocks(settings.dir_half_chain, settings.cue_half_chain, cues)
-    if settings.pixel_features:
-        pixels, _ = load_frames(frames, height, width, rgb=True)
-        blocks += pixel_feature_blocks(settings.pixel_features, fwd_flows, bwd_flows, pixels)
-        del pixels
+    prior = None
+    needed = set(settings.pixel_features) | ({'relative_motion'} if settings.motion_prior else set())
+    if needed:  # IKE+
+        pixels = load_frames(frames, height, width, rgb=True)[0] if 'colour' in needed else None
+        pixel_maps = compute_pixel_maps(sorted(needed), fwd_flows, bwd_flows, pixels)
+        blocks += pixel_feature_blocks(settings.pixel_features, pixel_maps)
+        if settings.motion_prior:
+            prior = motion_prior(pixel_maps['relative_motion'], settings.motion_prior)
+        del pixels, pixel_maps
     builder = GraphBuilder(n_frames, height, width, settings.sigma, blocks, device)
     builder.build(fwd_flows, bwd_flows)
     del cues, blocks, fwd_flows, bwd_flows
@@ -89,7 +94,7 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
         progress.update(1)
         last[0] = time.perf_counter()
 
-    power_iterations(graph, design, inverses, seed, settings.n_iterations, on_iteration)
+    power_iterations(graph, design, inverses, seed, settings.n_iterations, on_iteration, prior=prior)
     progress.close()
     timings['graph_index_bytes'] = graph.memory_bytes()
     timings['feature_bytes'] = design.numel() * design.element_size()

@@ -21,6 +21,7 @@ class GraphSettings:
     ridge_lambda: float
     features_paths: tuple
     pixel_features: tuple = ()  # IKE+ (opt-in): names of PIXEL_FEATURES added to the node features
+    motion_prior: float = None  # IKE+ (opt-in): floor of the relative-motion prior; None = no prior
 
     @classmethod
     def from_config(cls, config: Config, features_paths=None):
@@ -52,4 +53,5 @@ class GraphSettings:
             ridge_lambda=config.get_float(section, 'lambda', min_value=0),
             features_paths=tuple(features_paths),
             pixel_features=config.get_choice_list(section, 'pixel_features', tuple(PIXEL_FEATURES)),
+            motion_prior=config.get_float(section, 'motion_prior', default=None, min_value=1e-6),
         )

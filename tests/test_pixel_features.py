@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from graph_module.pixel_features import PIXEL_FEATURES, camera_flow, colour, pixel_feature_blocks, position, relative_motion
+from graph_module.pixel_features import (PIXEL_FEATURES, camera_flow, colour, compute_pixel_maps, motion_prior,
+                                         pixel_feature_blocks, position, relative_motion)
 from graph_module.settings import GraphSettings
 from ike_utils.config import Config
 from ike_utils.errors import InputError
@@ -62,7 +63,8 @@ def test_colour_and_position():
 def test_blocks_are_one_normalisation_group_per_channel():
     fwd = torch.from_numpy(np.stack([_zoom_and_pan()] * 2))
     frames = torch.rand(3, HEIGHT, WIDTH, 3)
-    blocks = pixel_feature_blocks(('relative_motion', 'colour', 'position'), fwd, -fwd, frames)
+    names = ('relative_motion', 'colour', 'position')
+    blocks = pixel_feature_blocks(names, compute_pixel_maps(names, fwd, -fwd, frames))
     assert [b.group for b in blocks] == ['relative_motion 0', 'colour 0', 'colour 1', 'colour 2',
                                          'position 0', 'position 1']
     assert [b.columns for b in blocks] == [3, 1, 1, 1, 1, 1]  # relative motion over p-1..p+1
@@ -96,3 +98,12 @@ def test_pixel_features_key_is_off_by_default_and_checked():
     with pytest.raises(InputError, match='pixel_features'):
         GraphSettings.from_config(_config(GRAPH_SECTION + 'pixel_features = color\n'))
     assert set(PIXEL_FEATURES) == {'relative_motion', 'colour', 'position'}
+    assert GraphSettings.from_config(_config(GRAPH_SECTION)).motion_prior is None
+    assert GraphSettings.from_config(_config(GRAPH_SECTION + 'motion_prior = 0.1\n')).motion_prior == 0.1
+    with pytest.raises(InputError, match='motion_prior'):
+        GraphSettings.from_config(_config(GRAPH_SECTION + 'motion_prior = 0\n'))
+
+
+def test_motion_prior_weighs_moving_nodes_and_keeps_a_floor():
+    motion = torch.tensor([[[[0.0, 0.5], [1.0, 0.25]]]])
+    assert torch.equal(motion_prior(motion, 0.1), torch.tensor([[0.1, 0.6, 1.1, 0.35]]))
