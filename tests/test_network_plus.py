@@ -174,7 +174,7 @@ def test_options_are_off_in_the_paper_configs_and_on_in_the_preset():
         settings = NetworkSettings.from_config(load_config(REPO / name))
         assert (settings.label_band, settings.augment, settings.test_time_flip) == ((), False, False)
     assert {k: v for k, v in plus.items() if cpu[k] != v} == {
-        'label_band': (0.3, 0.7), 'augment': True, 'test_time_flip': True}
+        'working_h': 112, 'working_w': 208, 'learning_rate': 1e-3, 'augment': True, 'test_time_flip': True}
 
 
 @pytest.mark.parametrize('line', ['label_band = 0.7, 0.3', 'augment = sometimes'])

@@ -107,3 +107,18 @@ def test_pixel_features_key_is_off_by_default_and_checked():
 def test_motion_prior_weighs_moving_nodes_and_keeps_a_floor():
     motion = torch.tensor([[[[0.0, 0.5], [1.0, 0.25]]]])
     assert torch.equal(motion_prior(motion, 0.1), torch.tensor([[0.1, 0.6, 1.1, 0.35]]))
+
+
+def test_graph_options_are_off_in_the_paper_configs_and_on_in_the_preset():
+    from dataclasses import asdict
+    from pathlib import Path
+    from ike_utils.config import load_config
+    repo = Path(__file__).resolve().parents[1]
+    for name in ('config.ini', 'configs/cpu.ini'):
+        settings = GraphSettings.from_config(load_config(repo / name))
+        assert (settings.pixel_features, settings.motion_prior) == ((), None)
+    cpu = asdict(GraphSettings.from_config(load_config(repo / 'configs/cpu.ini')))
+    plus = asdict(GraphSettings.from_config(load_config(repo / 'configs/ike_plus.ini')))
+    assert {k: v for k, v in plus.items() if cpu[k] != v} == {
+        'working_h': 112, 'working_w': 208, 'pixel_features': ('relative_motion', 'colour', 'position'),
+        'motion_prior': 0.1}
