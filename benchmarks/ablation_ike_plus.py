@@ -39,7 +39,7 @@ VARIANTS = {
         'pixel_features': 'relative_motion, colour, position'}}),
     '+ motion prior': ('cpu.ini', {**SMALL, 'Graph Module': {'motion_prior': '0.1'}}),
     '+ learning rate 1e-3': ('cpu.ini', {**SMALL, 'Network Module': {'learning_rate': '0.001'}}),
-    '+ augment, test-time flip': ('cpu.ini', {**SMALL, 'Network Module': {
+    '+ augment and test-time flip': ('cpu.ini', {**SMALL, 'Network Module': {
         'augment': 'true', 'test_time_flip': 'true'}}),
     'ike_plus (all)': ('ike_plus.ini', {}),
 }
