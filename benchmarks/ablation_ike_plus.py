@@ -1,12 +1,15 @@
 """The IKE+ ablation: each change alone and all together, J and F of every stage, on the dev videos.
 
-    python benchmarks/ablation_ike_plus.py --out_path runs/ablation [--variants faithful,ike_plus] [--jobs 2]
+    python benchmarks/ablation_ike_plus.py --out_path runs/ablation [--variants A,B] [--jobs 2]
+        [--plot images/ike_plus_by_stage.png] [--figure images/ike_plus_results.jpg]
 
 Every variant is configs/cpu.ini with some keys changed (VARIANTS) and runs the whole loop
 (`run_ike.py --flow_method dis --seed 0`) on the three DAVIS-2016 dev videos and the five SegTrack dev
 videos of ../shared/data. A rerun skips the finished runs (run_ike.py's own resume). Then every
 stage's soft maps are scored at 0.5 (DAVIS protocol: first and last frame left out) and a markdown
-table is printed: mean J (F) per stage, per dataset.
+table is printed: mean J (F) per stage, per dataset. `--plot` draws the same means against the
+stage, one line per variant; `--figure` shows one frame of every video with the final masks of the
+first and the last variant side by side.
 """
 import argparse
 import configparser
@@ -20,7 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
 from evaluation.davis import evaluate_sequence  # noqa: E402
+from evaluation.report import label_tile, read_mask  # noqa: E402
+from ike_utils.frames import list_frames, read_frame_bgr  # noqa: E402
+from ike_utils.images import overlay_mask, write_image  # noqa: E402
 
 DATA = ROOT.parent / 'shared' / 'data'
 DATASETS = {
@@ -81,12 +92,77 @@ def stage_folders(out: Path):
             yield f'network {cycle}', epochs[-1]
 
 
+def stage_labels():
+    return [f'{s} {c}' for c in range(1, CYCLES + 1) for s in (('graph', 'network') if c < CYCLES else ('graph',))]
+
+
+def mean_scores(table, names):
+    """{(variant, dataset): {stage: (mean J, mean F)}}"""
+    means = {}
+    for name in names:
+        for dataset in DATASETS:
+            stages = table[(name, dataset)]
+            means[(name, dataset)] = {label: tuple(float(np.mean([p[i] for p in stages[label]])) for i in (0, 1))
+                                      for label in stage_labels()}
+    return means
+
+
+def plot_by_stage(means, names, path):
+    """One panel per dataset and measure: the mean over videos against the stage, a line per variant."""
+    labels = stage_labels()
+    figure = Figure(figsize=(13, 7.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(2, len(DATASETS), squeeze=False)
+    for column, dataset in enumerate(DATASETS):
+        for row, measure in enumerate('JF'):
+            axis = axes[row][column]
+            for name in names:
+                axis.plot(range(len(labels)), [means[(name, dataset)][label][row] for label in labels], marker='o',
+                          linewidth=2.5 if name in (names[0], names[-1]) else 1, label=name)
+            axis.set_xticks(range(len(labels)), labels, fontsize=8)
+            axis.set_title(f'{dataset}: {measure} mean')
+            axis.grid(alpha=0.3)
+    axes[0][-1].legend(loc='center left', bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+    figure.tight_layout()
+    figure.savefig(path, format='png')
+    print(f'wrote {path}')
+
+
+def results_figure(out_root, first, last, path, tile_width=280):
+    """Per video, its middle frame: the truth outlined, then the final masks of two variants."""
+    rows = []
+    for dataset, videos in DATASETS.items():
+        for video, frames, annotations in videos:
+            files = list_frames(frames)
+            index = len(files) // 2
+            frame = read_frame_bgr(files[index])
+            height, width = frame.shape[:2]
+            truth = read_mask(annotations / ('%05d.png' % index), height, width) > 0
+            contours, _ = cv2.findContours(truth.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            tiles = [(cv2.drawContours(frame.copy(), contours, -1, (0, 255, 0), 3), f'{video}, truth')]
+            for name in (first, last):
+                mask = read_mask(out_root / slug(name) / video / 'final' / 'masks' / ('%05d.png' % index), height, width)
+                tiles.append((overlay_mask(frame, mask), name))
+            tile_height = round(height * tile_width / width)
+            row = []
+            for tile, text in tiles:
+                tile = cv2.resize(tile, (tile_width, tile_height), interpolation=cv2.INTER_AREA)
+                label_tile(tile, text)
+                row.append(tile)
+            rows.append(np.concatenate(row, axis=1))
+    write_image(path, np.concatenate(rows, axis=0))
+    print(f'wrote {path}')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out_path', default='runs/ablation', help='runs go to OUT/<variant>/<video>')
     parser.add_argument('--variants', help='comma-separated variant names (default: all): ' + '; '.join(VARIANTS))
     parser.add_argument('--jobs', type=int, default=1, help='loops run at once (one thread each)')
     parser.add_argument('--quiet', action='store_true', help='no run_ike.py output')
+    parser.add_argument('--score_only', action='store_true', help='score the runs already in OUT, run nothing')
+    parser.add_argument('--plot', help='PNG of the mean J and F per stage, one line per variant')
+    parser.add_argument('--figure', help='JPEG: one frame per video, final masks of the first and last variant')
     args = parser.parse_args()
     names = args.variants.split(',') if args.variants else list(VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]
@@ -100,8 +176,11 @@ def main():
         for dataset, videos in DATASETS.items():
             for video, frames, annotations in videos:
                 work.append((name, dataset, video, config, frames, annotations, out_root / slug(name) / video))
-    with ThreadPoolExecutor(args.jobs) as pool:
-        seconds = list(pool.map(lambda w: run_loop(w[3], w[4], w[6], args.quiet), work))
+    if args.score_only:
+        seconds = [float('nan')] * len(work)
+    else:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            seconds = list(pool.map(lambda w: run_loop(w[3], w[4], w[6], args.quiet), work))
 
     table = {}
     for (name, dataset, video, _, _, annotations, out), took in zip(work, seconds):
@@ -109,21 +188,20 @@ def main():
             scores = evaluate_sequence(folder, annotations, threshold=0.5, name=video)
             table.setdefault((name, dataset), {}).setdefault(label, []).append((scores.J_mean, scores.F_mean))
         table[(name, dataset)].setdefault('seconds', []).append(took)
-    labels = [f'{s} {c}' for c in range(1, CYCLES + 1) for s in (('graph', 'network') if c < CYCLES else ('graph',))]
+    labels = stage_labels()
+    means = mean_scores(table, names)
     for dataset in DATASETS:
         print(f'\n{dataset}: mean J (F) per stage\n')
         print('| variant | ' + ' | '.join(labels) + ' | s per video |')
         print('| --- |' + ' ---: |' * (len(labels) + 1))
         for name in names:
-            stages = table[(name, dataset)]
-            cells = []
-            for label in labels:
-                pairs = stages[label]
-                j = sum(p[0] for p in pairs) / len(pairs)
-                f = sum(p[1] for p in pairs) / len(pairs)
-                cells.append(f'{j:.3f} ({f:.3f})')
-            took = stages['seconds']
+            cells = [f'{j:.3f} ({f:.3f})' for j, f in (means[(name, dataset)][label] for label in labels)]
+            took = table[(name, dataset)]['seconds']
             print(f'| {name} | ' + ' | '.join(cells) + f' | {sum(took) / len(took):.0f} |')
+    if args.plot:
+        plot_by_stage(means, names, args.plot)
+    if args.figure:
+        results_figure(out_root, names[0], names[-1], args.figure)
 
 
 if __name__ == '__main__':
