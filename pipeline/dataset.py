@@ -1,13 +1,12 @@
 """IKE on a DAVIS-layout dataset: many videos, optionally split over cluster tasks or processes."""
 import multiprocessing
-import os
 import traceback
 from pathlib import Path
 
-from tqdm import tqdm
-
 from evaluation.report import write_report
 from ike_utils.errors import InputError
+from ike_utils.progress import progress_bar, say
+from pipeline.layout import FINAL_MASKS
 
 FRAMES_SUBDIR = Path('JPEGImages') / '480p'
 ANNOTATIONS_SUBDIR = Path('Annotations') / '480p'
@@ -49,21 +48,23 @@ def shard(names, index: int, count: int) -> list:
 
 def _run_one(job):
     """Run one video (in a worker process); returns (name, error message or None)."""
-    name, root, out_root, config_path, options, device, threads = job
+    name, root, out_root, config_path, options, device, threads, quiet, bars = job
     import torch
     from ike_utils.config import load_config
+    from ike_utils.progress import allow_bars
+    from ike_utils.threads import use_threads
     from pipeline.scoring import score_run
     from pipeline.video import run_video
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(threads)
+    allow_bars(bars)
     try:
         config = load_config(config_path)
         out_path = Path(out_root) / name
         result = run_video(Path(root) / FRAMES_SUBDIR / name, out_path, config, options, torch.device(device),
-                           quiet=True)
+                           quiet=quiet)
         annotation_dir = Path(root) / ANNOTATIONS_SUBDIR / name
         if annotation_dir.is_dir():
-            score_run(out_path, name, result['stages'], annotation_dir, config, options.threshold)
+            score_run(out_path, name, result['stages'], annotation_dir, options.threshold)
         return name, None
     except InputError as error:
         return name, str(error)
@@ -71,40 +72,74 @@ def _run_one(job):
         return name, traceback.format_exc(limit=3).strip().splitlines()[-1]
 
 
-def run_dataset(root, out_root, config_path, options, names, device='cpu', workers=1, quiet=False):
-    """Run every named video (skipping finished stages), then write out_root/report/.
-    Returns {name: error} for the videos that failed."""
-    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else 0
-    jobs = [(name, str(root), str(out_root), str(config_path), options, device, threads) for name in names]
+def run_dataset(root, out_root, config_path, options, names, device='cpu', workers=1, quiet=False, threads=1):
+    """Run every named video (skipping finished stages), `workers` at a time with `threads` CPU
+    threads each, then write out_root/report/. Returns {name: error} for the videos that failed."""
+    bars = workers == 1  # several workers' bars would garble one terminal: they print lines only
+    jobs = [(name, str(root), str(out_root), str(config_path), options, device, threads, quiet, bars)
+            for name in names]
     failures = {}
-    progress = tqdm(total=len(jobs), desc='videos', unit='video', disable=quiet)
+    progress = progress_bar(total=len(jobs), desc='videos', unit='video', quiet=quiet)
+
+    done = []
+
+    def finished(name, error):
+        failures.update({name: error} if error else {})
+        done.append(name)
+        progress.update(1)
+        say(f'video {len(done)}/{len(jobs)} {name}: {"failed: " + error if error else "finished"}', quiet)
+
     if workers > 1:
         with multiprocessing.get_context('spawn').Pool(workers) as pool:
-            results = pool.imap_unordered(_run_one, jobs)
-            for name, error in results:
-                failures.update({name: error} if error else {})
-                progress.update(1)
+            for name, error in pool.imap_unordered(_run_one, jobs):
+                finished(name, error)
     else:
         for job in jobs:
-            name, error = _run_one(job)
-            failures.update({name: error} if error else {})
-            progress.update(1)
+            finished(*_run_one(job))
     progress.close()
     write_dataset_report(root, out_root)
     return failures
 
 
-def write_dataset_report(root, out_root):
-    """out_root/report/ from every video of out_root that has scores (all shards alike)."""
+def _video_runs(out_root) -> list:
+    out_root = Path(out_root)
+    return sorted(p for p in out_root.iterdir() if p.is_dir() and p.name != 'report') if out_root.is_dir() else []
+
+
+def dataset_scores(out_root) -> dict:
+    """{stage label: [SequenceScores of every scored video]} of out_root, in the loop's stage order."""
     from pipeline.scoring import read_scores
-    scores_by_stage, videos = {}, {}
-    for run in sorted(p for p in Path(out_root).iterdir() if p.is_dir() and p.name != 'report'):
-        scores = read_scores(run)
-        for label, record in scores.items():
+    scores_by_stage = {}
+    for run in _video_runs(out_root):
+        for label, record in read_scores(run).items():
             scores_by_stage.setdefault(label, []).append(record)
-        if (run / 'final' / 'masks').is_dir():
-            videos[run.name] = (Path(root) / FRAMES_SUBDIR / run.name, run / 'final' / 'masks')
+    order = sorted(scores_by_stage, key=lambda label: (int(label.split()[1]), label.split()[0] != 'graph'))
+    return {label: scores_by_stage[label] for label in order}
+
+
+def write_dataset_report(root, out_root):
+    """out_root/report/ from every video of out_root that has scores (all shards alike); returns the
+    path of report.md, or None when no video has results yet."""
+    from pipeline.provenance import read_run_record
+    videos, records = {}, {}
+    for run in _video_runs(out_root):
+        if (run / FINAL_MASKS).is_dir():
+            annotations = Path(root) / ANNOTATIONS_SUBDIR / run.name
+            videos[run.name] = (Path(root) / FRAMES_SUBDIR / run.name, run / FINAL_MASKS,
+                                annotations if annotations.is_dir() else None)
+            records[run.name] = read_run_record(run)
+    scores_by_stage = dataset_scores(out_root)
     if not scores_by_stage and not videos:
         return None
-    order = sorted(scores_by_stage, key=lambda label: (int(label.split()[1]), label.split()[0] != 'graph'))
-    return write_report(Path(out_root) / 'report', {label: scores_by_stage[label] for label in order}, videos)
+    return write_report(Path(out_root) / 'report', scores_by_stage, videos, provenance=provenance_lines(records))
+
+
+def provenance_lines(records: dict) -> list:
+    """What made the videos' results, one line per distinct record (naming its videos when they differ)."""
+    from pipeline.provenance import describe
+    groups = {}
+    for name, record in records.items():
+        groups.setdefault(describe(record), []).append(name)
+    if len(groups) == 1:
+        return list(groups)
+    return [f'{line} ({", ".join(names)})' for line, names in groups.items()]

@@ -5,7 +5,7 @@ from pathlib import Path
 from evaluation.davis import evaluate_sequence
 from evaluation.scores import SequenceScores
 from ike_utils.atomic import atomic_file
-from pipeline.video import stage_images
+from pipeline.layout import stage_masks
 
 SCORES_NAME = 'scores.json'
 
@@ -14,11 +14,12 @@ def stage_label(stage: str, cycle: int) -> str:
     return f'{stage} {cycle}'
 
 
-def score_run(out_path, name: str, stages, annotation_dir, config, threshold: float = 0.5) -> dict:
-    """{label: SequenceScores} for each (stage, cycle, folder) of a run, written to scores.json."""
+def score_run(out_path, name: str, stages, annotation_dir, threshold: float = 0.5) -> dict:
+    """{label: SequenceScores} for each (stage, cycle, folder) of a run, written to scores.json.
+    The last stage is scored on what the run delivers, final/masks; the others on their soft maps."""
     scores = {}
-    for stage, cycle, _ in stages:
-        result_dir = stage_images(out_path, stage, cycle, config)
+    for position, (stage, cycle, _) in enumerate(stages):
+        result_dir = stage_masks(out_path, 'final' if position == len(stages) - 1 else stage, cycle)
         scores[stage_label(stage, cycle)] = evaluate_sequence(result_dir, annotation_dir, threshold, name=name)
     with atomic_file(Path(out_path) / SCORES_NAME) as tmp:
         tmp.write_text(json.dumps({label: s.to_dict() for label, s in scores.items()}, indent=1) + '\n')
