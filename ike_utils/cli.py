@@ -16,9 +16,9 @@ def add_common_args(parser: argparse.ArgumentParser):
     parser.add_argument('--quiet', action='store_true',
                         help='no progress bars or stage lines; where the results are is still printed')
     parser.add_argument('--threads', type=int, default=None,
-                        help='CPU threads in all (shared by --workers); default: the CPUs this process may use '
-                             '(its affinity, cgroup quota or SLURM_CPUS_PER_TASK), at most OMP_NUM_THREADS '
-                             'per process when that is set')
+                        help='CPU threads in all (run_ike.py shares them among --workers); default: the CPUs this '
+                             'process may use (its affinity, cgroup quota or SLURM_CPUS_PER_TASK), at most '
+                             'OMP_NUM_THREADS when that is set')
 
 
 def use_cpu_threads(args, workers: int = 1) -> int:
