@@ -3,6 +3,7 @@ import time
 from pathlib import Path
 
 from graph_module.build import GraphBuilder
+from graph_module.features import feature_blocks
 from graph_module.inputs import check_flow_folder, load_cues, load_flows
 from graph_module.outputs import save_iteration
 from graph_module.power_iteration import power_iterations
@@ -14,7 +15,7 @@ from ike_utils.frames import frame_size, list_frames
 from ike_utils.memory import release_free_memory
 from ike_utils.progress import note, progress_bar
 
-SETUP_STEPS = 4  # cues, forward chains, backward chains, regression
+SETUP_STEPS = 3  # inputs, chains and features, regression
 
 
 def _sync(device):
@@ -48,8 +49,7 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     if settings.features_paths:
         cues = load_cues(settings.features_paths, n_frames, height, width, device)
     _sync(device)
-    timings['load'] = load_before = time.perf_counter() - start
-    set_up('inputs read')
+    timings['load'] = time.perf_counter() - start
 
     def save(iteration, maps):
         if iteration in settings.to_save_iterations:
@@ -57,21 +57,22 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
             save_iteration(out_path, iteration, maps.view(n_frames, height, width), original_size)
             timings['save'] += time.perf_counter() - began
 
+    began = time.perf_counter()
+    fwd_flows, bwd_flows = (load_flows(folder, n_frames, height, width, device) for folder in flow_folders)
+    _sync(device)
+    timings['load'] += time.perf_counter() - began
+    set_up('inputs read')
+
     start = time.perf_counter()
-    builder = GraphBuilder(n_frames, height, width, settings.sigma, settings.dir_half_chain,
-                           settings.cue_half_chain, cues, device)
-    del cues
-    for folder, forward in zip(flow_folders, (True, False)):  # one direction's flows at a time
-        began = time.perf_counter()
-        flows = load_flows(folder, n_frames, height, width, device)
-        timings['load'] += time.perf_counter() - began
-        builder.walk(flows, forward)
-        del flows
-        release_free_memory()
-        set_up(f'{"forward" if forward else "backward"} chains walked')
+    blocks = feature_blocks(settings.dir_half_chain, settings.cue_half_chain, cues)
+    builder = GraphBuilder(n_frames, height, width, settings.sigma, blocks, device)
+    builder.build(fwd_flows, bwd_flows)
+    del cues, blocks, fwd_flows, bwd_flows
+    release_free_memory()
     graph, design = builder.finish()
     _sync(device)
-    timings['build'] = time.perf_counter() - start - (timings['load'] - load_before)
+    set_up('chains walked, node features made')
+    timings['build'] = time.perf_counter() - start
     seed = seed_map(settings.seed_type, height, width, settings.seed_sigma_percent).to(device)
     seed = seed.reshape(1, -1).repeat(n_frames, 1)
     save(-1, seed)  # only now: every input has been read without error
