@@ -52,27 +52,36 @@ def command(work: str, scratch: Path, frames: Path, job: int) -> list:
             str(scratch / 'flow'), '--out_path', str(scratch / f'graph{job}'), '--device', 'cpu', '--quiet']
 
 
-def timed(command_lines, env) -> float:
-    """Seconds from the start of the commands, all at once, to the exit of the last."""
+def timed(command_lines, env, timeout: float) -> float:
+    """Seconds from the start of the commands, all at once, to the exit of the last; inf when they
+    are still running after `timeout` seconds (they are stopped)."""
     started = time.perf_counter()
     processes = [subprocess.Popen(line, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                  for line in command_lines]
-    for line, process in zip(command_lines, processes):
-        _, error = process.communicate()
-        if process.returncode:
-            raise SystemExit(f'{" ".join(line)} failed: {error.strip().splitlines()[-1:]}')
+    try:
+        for line, process in zip(command_lines, processes):
+            _, error = process.communicate(timeout=max(1.0, timeout - (time.perf_counter() - started)))
+            if process.returncode:
+                raise SystemExit(f'{" ".join(line)} failed: {error.strip().splitlines()[-1:]}')
+    except subprocess.TimeoutExpired:
+        for process in processes:
+            process.kill()
+            process.wait()
+        return float('inf')
     return time.perf_counter() - started
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--work', default='demo,graph', help='comma-separated: demo, graph (default: both)')
-    parser.add_argument('--modes', default='spin,default,one', help='comma-separated: spin, default, one')
+    parser.add_argument('--work', default='graph,demo', help='comma-separated: graph, demo (default: both)')
+    parser.add_argument('--modes', default='default,one,spin', help='comma-separated: default, one, spin')
     parser.add_argument('--competitors', default='0,1', help='comma-separated numbers of busy processes')
     parser.add_argument('--repeat', type=int, default=1, help='runs of each case (median shown)')
     parser.add_argument('--slurm_cpus', type=int, help='set SLURM_CPUS_PER_TASK for every command')
     parser.add_argument('--jobs', type=int, default=1, help='copies of each command run at once')
     parser.add_argument('--frames_path', type=Path, default=DEV / 'blackswan', help='video of the graph pass')
+    parser.add_argument('--timeout', type=float, default=600,
+                        help='seconds after which a measurement is stopped and shown as inf (default: 600)')
     args = parser.parse_args()
     print(f'{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} before the start')
     works, modes = args.work.split(','), args.modes.split(',')
@@ -88,18 +97,19 @@ def main():
             for count in competitors:
                 for work in works:
                     for mode in modes:
+                        load = os.getloadavg()[0]
                         busy = [subprocess.Popen([PYTHON, '-c', 'while True: pass']) for _ in range(count)]
                         try:
                             env, extra = mode_environment(mode, args.slurm_cpus)
                             seconds = timed([command(work, scratch, args.frames_path, job) + extra
-                                             for job in range(args.jobs)], env)
+                                             for job in range(args.jobs)], env, args.timeout)
                         finally:
                             for process in busy:
                                 process.kill()
                                 process.wait()
                         results.setdefault((work, mode, count), []).append(seconds)
                         print(f'{work:>5} {mode:>7} competitors {count}: {seconds:6.1f} s  '
-                              f'(load {os.getloadavg()[0]:.2f})', flush=True)
+                              f'(1-minute load {load:.2f} at the start)', flush=True)
     print('\nmedian seconds' + (f' ({args.jobs} jobs at once, SLURM_CPUS_PER_TASK={args.slurm_cpus})'
                                 if args.jobs > 1 or args.slurm_cpus else ''))
     print('work   mode     ' + ''.join(f'{f"{n} competing":>14}' for n in competitors))
