@@ -1,7 +1,9 @@
 """IKE, the whole loop: optical flow, then graph and network cycles, then the final masks.
 
-    python run_ike.py --frames_path F --out_path O [--config configs/cpu.ini] [--cycles 3] [--flow_method dis]
+    python run_ike.py --video clip.mp4 --out_path O [--max_frames N] [--stride K] [--max_side S] --flow_method dis
+    python run_ike.py --frames_path F --out_path O [--config configs/cpu.ini] [--cycles 3] [--flow_method dis] [--save_video]
     python run_ike.py --dataset_root DAVIS --out_path O [--sequences a,b] [--shard 1/8] [--workers 2]
+    python run_ike.py --dataset segtrackv2 --dataset_root SegTrackv2 --out_path O   # or youtube-objects
 
 Run it from any folder: the project's own files (config.ini, configs/, RAFT/models/) are found in
 the repository. A rerun skips every stage whose outputs are complete and redoes an interrupted one.
@@ -9,9 +11,11 @@ the repository. A rerun skips every stage whose outputs are complete and redoes 
 import argparse
 
 from ike_utils.cli import add_common_args, run_cli, use_cpu_threads  # first: sets up threads before torch
+from evaluation.datasets import BENCHMARKS, DEFAULT_BENCHMARK  # noqa: I100 (after ike_utils.cli)
 from ike_utils.repo import DEFAULT_CONFIG, DEFAULT_RAFT_CHECKPOINT, project_path, shown
-from pipeline.run import run_many_videos, run_one_video
+from pipeline.run import run_many_videos, run_one_video, run_video_file
 from pipeline.video import DEFAULT_SEED, LoopOptions
+from pipeline.video_file import FOLDER_FPS, DecodeOptions
 
 
 def main(args):
@@ -21,10 +25,14 @@ def main(args):
     if args.dataset_root:
         run_many_videos(args.dataset_root, args.out_path, args.config, options,
                         args.sequences.split(',') if args.sequences else None, args.shard, args.workers,
-                        args.device, args.quiet, threads)
+                        args.device, args.quiet, args.dataset, threads)
+    elif args.video:
+        run_video_file(args.video, args.out_path, args.config, options,
+                       DecodeOptions(args.max_frames, args.stride, args.max_side), args.device, args.annotations,
+                       args.quiet)
     else:
         run_one_video(args.frames_path, args.out_path, args.config, options, args.device, args.annotations,
-                      args.quiet)
+                      args.quiet, overlay_fps=FOLDER_FPS if args.save_video else None)
 
 
 def positive_int(text):
@@ -37,8 +45,10 @@ def positive_int(text):
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--video', help='one video file (anything OpenCV reads: .mp4, .avi, ...), decoded '
+                                        'once into OUT/frames/; writes OUT/final/overlay.mp4')
     source.add_argument('--frames_path', help='one video: a folder of frames')
-    source.add_argument('--dataset_root', help='many videos: a DAVIS-layout root (JPEGImages/480p/<video>)')
+    source.add_argument('--dataset_root', help='many videos: the root of a benchmark release (see --dataset)')
     parser.add_argument('--out_path', required=True, help='where everything is written')
     parser.add_argument('--config', '--config_file', dest='config', default=str(DEFAULT_CONFIG),
                         help='settings file (default: config.ini of the repository, the paper\'s settings; '
@@ -54,7 +64,14 @@ if __name__ == '__main__':
                         help='final masks: foreground where the soft map >= threshold (default: 0.5)')
     parser.add_argument('--seed', type=int, default=DEFAULT_SEED,
                         help=f'network seed: initial weights and batch order (default: {DEFAULT_SEED})')
+    parser.add_argument('--max_frames', type=int, help='--video: keep at most this many frames (after --stride)')
+    parser.add_argument('--stride', type=int, default=1, help='--video: keep every K-th frame (default 1)')
+    parser.add_argument('--max_side', type=int, help='--video: shrink frames whose longer side is above S pixels')
+    parser.add_argument('--save_video', action='store_true',
+                        help=f'--frames_path: also write OUT/final/overlay.mp4 ({FOLDER_FPS:g} frames per second)')
     parser.add_argument('--annotations', help='one video: its ground-truth masks, to print J and F')
+    parser.add_argument('--dataset', default=DEFAULT_BENCHMARK, choices=list(BENCHMARKS),
+                        help='dataset: the layout and protocol of --dataset_root (default: davis2016)')
     parser.add_argument('--sequences', help='dataset: comma-separated video names (default: all)')
     parser.add_argument('--shard', help='dataset: i/n, this task\'s share of the videos (1 <= i <= n)')
     parser.add_argument('--workers', type=positive_int, default=1,

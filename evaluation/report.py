@@ -200,17 +200,20 @@ def write_contact_sheet(frames_dir, masks_dir, path, tiles: int = 12, columns: i
 
 
 def write_report(report_dir, scores_by_cycle, videos=None, title: str = 'IKE reproduction report',
-                 provenance=()) -> Path:
-    """The whole report folder: report.md (what made it, tables, plot, sheets), scores_by_cycle.png
-    and contact_sheets/<video>.jpg for each `videos` entry name -> (frames_dir, masks_dir,
-    annotations_dir or None). `provenance`: lines saying what made the results (config, flow
-    method, cycles, seed, code version), written into all three. Returns the path of report.md."""
+                 tables: str = '', provenance=()) -> Path:
+    """The whole report folder: report.md (what made it, `tables`, then the DAVIS tables and plot of
+    `scores_by_cycle` if given, then the sheets), scores_by_cycle.png and contact_sheets/<video>.jpg
+    for each `videos` entry name -> (frames_dir, masks_dir, annotations_dir or None).
+    `provenance`: lines saying what made the results (config, flow method, cycles, seed, code
+    version), written into all three. Returns the path of report.md."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     caption = '; '.join(provenance)
     lines = [f'# {title}', '']
     if provenance:
         lines += ['Made with:', '', *(f'- {line}' for line in provenance), '']
+    if tables:
+        lines += [tables, '']
     if scores_by_cycle:
         plot_scores_by_cycle(scores_by_cycle, report_dir / 'scores_by_cycle.png', caption=caption)
         lines += ['![J and F mean per cycle](scores_by_cycle.png)', '', markdown_tables(scores_by_cycle)]

@@ -22,9 +22,10 @@ def allow_bars(allowed: bool) -> None:
     _bars['allowed'] = allowed
 
 
-def progress_bar(total=None, desc='', unit='it', quiet=False, leave=True, initial=0):
-    """A tqdm bar on a terminal, a silent stand-in otherwise (same methods)."""
-    return tqdm(total=total, desc=desc, unit=unit, leave=leave, initial=initial, disable=quiet or not on_terminal())
+def progress_bar(total=None, desc='', unit='it', quiet=False, leave=True, initial=0, iterable=None):
+    """A tqdm bar (over `iterable` when given) on a terminal, a silent stand-in otherwise (same methods)."""
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=leave, initial=initial,
+                disable=quiet or not on_terminal())
 
 
 def say(message: str, quiet: bool = False) -> None:

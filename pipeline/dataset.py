@@ -1,33 +1,19 @@
-"""IKE on a DAVIS-layout dataset: many videos, optionally split over cluster tasks or processes."""
+"""IKE on a benchmark dataset (DAVIS-2016, SegTrack-v2, YouTube-Objects): many videos, optionally
+split over cluster tasks or processes. The layouts live in evaluation/datasets/."""
 import multiprocessing
 import traceback
 from pathlib import Path
 
+from evaluation.datasets import open_benchmark
+from evaluation.datasets.tables import to_markdown, write_csv_table
 from evaluation.report import write_report
+from evaluation.scores import SequenceScores
+from ike_utils.atomic import atomic_file
 from ike_utils.errors import InputError
 from ike_utils.progress import progress_bar, say
 from pipeline.layout import FINAL_MASKS
 
-FRAMES_SUBDIR = Path('JPEGImages') / '480p'
-ANNOTATIONS_SUBDIR = Path('Annotations') / '480p'
-
-
-def find_sequences(root, names=None) -> list:
-    """The video names under root/JPEGImages/480p (all, or the given ones, checked)."""
-    folder = Path(root) / FRAMES_SUBDIR
-    if not folder.is_dir():
-        raise InputError(f'dataset root {root} has no {FRAMES_SUBDIR} folder; pass a DAVIS-layout root '
-                         f'(JPEGImages/480p/<video>/00000.jpg, ...)')
-    available = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    if not available:
-        raise InputError(f'{folder} holds no video folders; pass a DAVIS-layout root')
-    if not names:
-        return available
-    unknown = [name for name in names if name not in available]
-    if unknown:
-        raise InputError(f'unknown sequence {unknown[0]!r}: not a folder of {folder} '
-                         f'(known: {", ".join(available[:8])}{", ..." if len(available) > 8 else ""})')
-    return list(names)
+TABLE_NAME = 'table'  # report/table.md and report/table.csv: the benchmark's table in the paper's form
 
 
 def parse_shard(spec: str):
@@ -48,7 +34,8 @@ def shard(names, index: int, count: int) -> list:
 
 def _run_one(job):
     """Run one video (in a worker process); returns (name, error message or None)."""
-    name, root, out_root, config_path, options, device, threads, quiet, bars = job
+    benchmark_name, root, sequence, out_root, config_path, options, device, threads, quiet, bars = job
+    name = sequence.name
     import torch
     from ike_utils.config import load_config
     from ike_utils.progress import allow_bars
@@ -60,11 +47,11 @@ def _run_one(job):
     try:
         config = load_config(config_path)
         out_path = Path(out_root) / name
-        result = run_video(Path(root) / FRAMES_SUBDIR / name, out_path, config, options, torch.device(device),
-                           quiet=quiet)
-        annotation_dir = Path(root) / ANNOTATIONS_SUBDIR / name
-        if annotation_dir.is_dir():
-            score_run(out_path, name, result['stages'], annotation_dir, options.threshold)
+        result = run_video(sequence.frames_dir, out_path, config, options, torch.device(device), quiet=quiet)
+        benchmark = open_benchmark(benchmark_name, root)
+        if benchmark.has_ground_truth(sequence):
+            score_run(out_path, result['stages'],
+                      lambda result_dir: benchmark.score(sequence, result_dir, options.threshold))
         return name, None
     except InputError as error:
         return name, str(error)
@@ -72,15 +59,16 @@ def _run_one(job):
         return name, traceback.format_exc(limit=3).strip().splitlines()[-1]
 
 
-def run_dataset(root, out_root, config_path, options, names, device='cpu', workers=1, quiet=False, threads=1):
-    """Run every named video (skipping finished stages), `workers` at a time with `threads` CPU
-    threads each, then write out_root/report/. Returns {name: error} for the videos that failed."""
+def run_dataset(benchmark, out_root, config_path, options, sequences, device='cpu', workers=1, quiet=False,
+                threads=1):
+    """Run every given video of `benchmark` (skipping finished stages), `workers` at a time with
+    `threads` CPU threads each, then write out_root/report/. Returns {name: error} for the videos
+    that failed."""
     bars = workers == 1  # several workers' bars would garble one terminal: they print lines only
-    jobs = [(name, str(root), str(out_root), str(config_path), options, device, threads, quiet, bars)
-            for name in names]
+    jobs = [(benchmark.key, str(benchmark.root), sequence, str(out_root), str(config_path), options, device, threads,
+             quiet, bars) for sequence in sequences]
     failures = {}
     progress = progress_bar(total=len(jobs), desc='videos', unit='video', quiet=quiet)
-
     done = []
 
     def finished(name, error):
@@ -97,41 +85,55 @@ def run_dataset(root, out_root, config_path, options, names, device='cpu', worke
         for job in jobs:
             finished(*_run_one(job))
     progress.close()
-    write_dataset_report(root, out_root)
+    write_dataset_report(benchmark, out_root)
     return failures
 
 
-def _video_runs(out_root) -> list:
+def _video_runs(benchmark, out_root) -> dict:
+    """{name: (run folder, Sequence)} of the benchmark's videos that out_root holds."""
+    sequences = {s.name: s for s in benchmark.sequences()}
     out_root = Path(out_root)
-    return sorted(p for p in out_root.iterdir() if p.is_dir() and p.name != 'report') if out_root.is_dir() else []
+    runs = sorted(p for p in out_root.iterdir() if p.is_dir() and p.name in sequences) if out_root.is_dir() else []
+    return {run.name: (run, sequences[run.name]) for run in runs}
 
 
-def dataset_scores(out_root) -> dict:
-    """{stage label: [SequenceScores of every scored video]} of out_root, in the loop's stage order."""
+def dataset_scores(benchmark, out_root) -> dict:
+    """{stage label: [scores of every scored video]} of out_root, in the loop's stage order."""
     from pipeline.scoring import read_scores
     scores_by_stage = {}
-    for run in _video_runs(out_root):
-        for label, record in read_scores(run).items():
+    for run, _ in _video_runs(benchmark, out_root).values():
+        for label, record in read_scores(run, benchmark.record_type).items():
             scores_by_stage.setdefault(label, []).append(record)
     order = sorted(scores_by_stage, key=lambda label: (int(label.split()[1]), label.split()[0] != 'graph'))
     return {label: scores_by_stage[label] for label in order}
 
 
-def write_dataset_report(root, out_root):
-    """out_root/report/ from every video of out_root that has scores (all shards alike); returns the
-    path of report.md, or None when no video has results yet."""
+def write_dataset_report(benchmark, out_root):
+    """out_root/report/ from every video of out_root that has scores (all shards alike): the
+    benchmark's table in the paper's form (table.md, table.csv) and report.md, with what made the
+    results and contact sheets of the final masks (with the ground truth's outline on DAVIS).
+    Returns the path of report.md, or None when no video has results yet."""
     from pipeline.provenance import read_run_record
     videos, records = {}, {}
-    for run in _video_runs(out_root):
+    for name, (run, sequence) in _video_runs(benchmark, out_root).items():
         if (run / FINAL_MASKS).is_dir():
-            annotations = Path(root) / ANNOTATIONS_SUBDIR / run.name
-            videos[run.name] = (Path(root) / FRAMES_SUBDIR / run.name, run / FINAL_MASKS,
-                                annotations if annotations.is_dir() else None)
-            records[run.name] = read_run_record(run)
-    scores_by_stage = dataset_scores(out_root)
+            truth = benchmark.annotation_dir(sequence) if hasattr(benchmark, 'annotation_dir') else None
+            videos[name] = (sequence.frames_dir, run / FINAL_MASKS, truth if truth and truth.is_dir() else None)
+            records[name] = read_run_record(run)
+    scores_by_stage = dataset_scores(benchmark, out_root)
     if not scores_by_stage and not videos:
         return None
-    return write_report(Path(out_root) / 'report', scores_by_stage, videos, provenance=provenance_lines(records))
+    report_dir = Path(out_root) / 'report'
+    table = ''
+    if scores_by_stage:
+        header, rows = benchmark.paper_table(scores_by_stage)
+        table = f'## {benchmark.title}\n\n{to_markdown(header, rows)}\n'
+        report_dir.mkdir(parents=True, exist_ok=True)
+        write_csv_table(report_dir / f'{TABLE_NAME}.csv', header, rows)
+        with atomic_file(report_dir / f'{TABLE_NAME}.md') as tmp:
+            tmp.write_text(table)
+    davis_scores = scores_by_stage if benchmark.record_type is SequenceScores else None
+    return write_report(report_dir, davis_scores, videos, tables=table, provenance=provenance_lines(records))
 
 
 def provenance_lines(records: dict) -> list:

@@ -122,7 +122,7 @@ def test_piped_log_has_one_line_per_stage_and_no_bars(dataset_run):
         assert re.search(stamp + line, log, re.MULTILINE), line
     lines = dataset_run['stdout'].strip().splitlines()
     assert lines[-1] == f'report: {dataset_run["out"] / "report" / "report.md"}'
-    assert re.match(r' +graph 2: J \d\.\d{3}  F \d\.\d{3}$', lines[-2])
+    assert re.match(r'\| graph 2 \| \d\.\d{3} \| \d\.\d{3} \|', lines[-2])  # the paper's table, last stage
 
 
 def test_quiet_rerun_skips_every_stage_and_still_prints_results(dataset_run):
