@@ -8,6 +8,7 @@ import configparser
 from pathlib import Path
 
 from ike_utils.errors import InputError
+from ike_utils.repo import DEFAULT_CONFIG, project_path
 
 _REQUIRED = object()
 
@@ -137,10 +138,12 @@ class Config:
 
 
 def load_config(path) -> Config:
-    """Parse `path`; a missing or malformed file is an InputError naming it."""
-    path = Path(path)
+    """Parse `path` (a relative one not found here is looked up in the repository, e.g.
+    configs/cpu.ini); a missing or malformed file is an InputError naming it."""
+    path = project_path(path)
     if not path.is_file():
-        raise InputError(f'config file {path} does not exist; pass --config ./config.ini')
+        raise InputError(f'config file {path} does not exist; pass --config with an existing file, '
+                         f'e.g. {DEFAULT_CONFIG} (the paper\'s settings)')
     parser = configparser.ConfigParser(inline_comment_prefixes=(';', '#'))
     try:
         with open(path) as handle:

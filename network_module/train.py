@@ -17,11 +17,11 @@ import os
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from ike_utils.atomic import atomic_dir, atomic_file
 from ike_utils.errors import InputError
 from ike_utils.images import save_soft_map_png
+from ike_utils.progress import note, progress_bar
 from network_module.augment import augment_batch
 from network_module.data import batches, confident_targets, load_video, pseudo_label_name, training_targets
 from network_module.losses import segmentation_loss
@@ -29,6 +29,7 @@ from network_module.model import ResNet_UNet
 from network_module.settings import NetworkSettings
 
 DONE_MARKER = 'network_done.json'
+DEFAULT_SEED = 0  # the command lines seed every run (initial weights, batch order); None draws a fresh one
 
 
 def epoch_name(epoch: int) -> str:
@@ -120,7 +121,8 @@ def predict(model, frames, settings, device, quiet=True) -> torch.Tensor:
     model.eval()
     out = torch.empty(frames.shape[0], frames.shape[2], frames.shape[3], dtype=torch.float32)
     step = settings.batch_size
-    for start in tqdm(range(0, len(frames), step), desc='predict', unit='batch', leave=False, disable=quiet):
+    starts = range(0, len(frames), step)
+    for start in progress_bar(desc='predict', unit='batch', leave=False, quiet=quiet, iterable=starts):
         images = frames[start:start + step]
         probability = foreground_probability(model, images, settings, device)
         if settings.test_time_flip:
@@ -210,10 +212,11 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
 
     losses = []
     n_steps = len(frames) // settings.batch_size
-    with tqdm(total=settings.n_epochs * n_steps, desc='network', unit='step', disable=quiet) as progress:
+    with progress_bar(total=settings.n_epochs * n_steps, desc='network', unit='step', quiet=quiet) as progress:
         for epoch in range(1, settings.n_epochs + 1):
             losses.append(train_epoch(model, optimizer, frames, hard, soft, valid, settings, generator, device,
                                       progress))
+            note(f'network: epoch {epoch}/{settings.n_epochs}, mean loss {losses[-1]:.4f}', quiet)
             if epoch in settings.to_save_epochs:
                 probabilities = predict(model, frames, settings, device, quiet=quiet)
                 save_epoch(out_path, epoch, model, probabilities, original_size, settings, losses[-1])
