@@ -49,9 +49,8 @@ VARIANTS = {
     '+ pixel features': ('cpu.ini', {**SMALL, 'Graph Module': {
         'pixel_features': 'relative_motion, colour, position'}}),
     '+ motion prior': ('cpu.ini', {**SMALL, 'Graph Module': {'motion_prior': '0.1'}}),
-    '+ learning rate 1e-3': ('cpu.ini', {**SMALL, 'Network Module': {'learning_rate': '0.001'}}),
-    '+ augment and test-time flip': ('cpu.ini', {**SMALL, 'Network Module': {
-        'augment': 'true', 'test_time_flip': 'true'}}),
+    '+ learning rate 1e-3, 15 epochs': ('cpu.ini', {**SMALL, 'Network Module': {
+        'learning_rate': '0.001', 'n_epochs': '15', 'to_save_epochs': '15'}}),
     'ike_plus (all)': ('ike_plus.ini', {}),
 }
 CYCLES = 3

@@ -167,14 +167,14 @@ def test_test_time_flip_is_the_mean_of_the_frame_and_its_mirror_image():
 
 # -- configs and the command line ----------------------------------------------------------------
 
-def test_options_are_off_in_the_paper_configs_and_on_in_the_preset():
+def test_options_are_off_in_the_paper_configs_and_the_preset_changes_only_its_keys():
     cpu = asdict(NetworkSettings.from_config(load_config(REPO / 'configs/cpu.ini')))
     plus = asdict(NetworkSettings.from_config(load_config(REPO / 'configs/ike_plus.ini')))
     for name in ('config.ini', 'configs/cpu.ini'):
         settings = NetworkSettings.from_config(load_config(REPO / name))
         assert (settings.label_band, settings.augment, settings.test_time_flip) == ((), False, False)
     assert {k: v for k, v in plus.items() if cpu[k] != v} == {
-        'working_h': 112, 'working_w': 208, 'learning_rate': 1e-3, 'augment': True, 'test_time_flip': True}
+        'working_h': 112, 'working_w': 208, 'learning_rate': 1e-3, 'n_epochs': 15, 'to_save_epochs': (15,)}
 
 
 @pytest.mark.parametrize('line', ['label_band = 0.7, 0.3', 'augment = sometimes'])
