@@ -1,10 +1,13 @@
 """IKE graph module: segment the main object of a video with a space-time graph along optical flow.
 
-    python run_graph_module.py --frames_path F --of_path O --out_path OUT --config ./config.ini
+    python run_graph_module.py --frames_path F --of_path O --out_path OUT --config ./config.ini [--overwrite]
+
+A rerun with the same frames, flows, cues and settings is skipped (OUT/stage.json says what made the
+outputs); --overwrite runs it again anyway.
 """
 import argparse
 
-from graph_module.run import run_graph_module
+from graph_module.outputs import run_graph_stage
 from graph_module.settings import GraphSettings
 from ike_utils.cli import add_common_args, run_cli
 from ike_utils.config import load_config
@@ -13,16 +16,19 @@ from ike_utils.device import resolve_device
 
 def main(args):
     settings = GraphSettings.from_config(load_config(args.config))
-    run_graph_module(args.frames_path, args.of_path, args.out_path, settings,
-                     resolve_device(args.device), quiet=args.quiet)
+    ran, (last, _) = run_graph_stage(args.frames_path, args.of_path, args.out_path, settings,
+                                     resolve_device(args.device), quiet=args.quiet, force=args.overwrite)
+    if not args.quiet:
+        print(f'graph: {"wrote" if ran else "already done, kept"} {last}')
 
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--frames_path', required=True, help='folder of video frames (sorted by name)')
+    parser.add_argument('--frames_path', required=True, help='folder of video frames (natural order: 1, 2, ..., 10)')
     parser.add_argument('--of_path', required=True, help='folder holding fwd_of/ and bwd_of/ .flo files')
     parser.add_argument('--out_path', required=True, help='where iter_K/ and iter_K_images/ are written')
     parser.add_argument('--config', '--config_file', dest='config', default='./config.ini',
                         help='settings file (default: ./config.ini)')
+    parser.add_argument('--overwrite', action='store_true', help='run again even if OUT holds current results')
     add_common_args(parser)
     run_cli(main, parser.parse_args())

@@ -153,10 +153,10 @@ def contact_sheet(frame_files, mask_files, tiles: int = 12, columns: int = 4, ti
 
 def write_contact_sheet(frames_dir, masks_dir, path, tiles: int = 12, columns: int = 4,
                         tile_width: int = 320) -> None:
-    """Contact sheet of a video: the frames of `frames_dir` (sorted by name) with the masks of
-    `masks_dir` named by frame index (00000.png, 00001.png, ...), written as an image to `path`."""
+    """Contact sheet of a video: the frames of `frames_dir` (natural order) with the masks of
+    `masks_dir` named like the frames (00000.jpg -> 00000.png), written as an image to `path`."""
     frame_files = list_frames(frames_dir)
-    mask_files = [Path(masks_dir) / f'{i:05d}.png' for i in range(len(frame_files))]
+    mask_files = [Path(masks_dir) / f'{frame.stem}.png' for frame in frame_files]
     missing = [p.name for p in mask_files if not p.is_file()]
     if missing:
         raise InputError(f'masks folder {masks_dir} lacks {len(missing)} of {len(frame_files)} masks '

@@ -52,18 +52,21 @@ def _run_one(job):
     name, root, out_root, config_path, options, device, threads = job
     import torch
     from ike_utils.config import load_config
-    from pipeline.scoring import score_run
+    from ike_utils.frames import list_frames
+    from pipeline.scoring import annotation_files, score_run
     from pipeline.video import run_video
     if threads:
         torch.set_num_threads(threads)
     try:
         config = load_config(config_path)
         out_path = Path(out_root) / name
+        annotation_dir = Path(root) / ANNOTATIONS_SUBDIR / name
+        if annotation_dir.is_dir():  # checked against the frames before any work
+            annotation_files(annotation_dir, list_frames(Path(root) / FRAMES_SUBDIR / name, min_count=2))
         result = run_video(Path(root) / FRAMES_SUBDIR / name, out_path, config, options, torch.device(device),
                            quiet=True)
-        annotation_dir = Path(root) / ANNOTATIONS_SUBDIR / name
         if annotation_dir.is_dir():
-            score_run(out_path, name, result['stages'], annotation_dir, config, options.threshold)
+            score_run(out_path, name, result['stages'], annotation_dir, result['frames'], options.threshold)
         return name, None
     except InputError as error:
         return name, str(error)
@@ -74,6 +77,8 @@ def _run_one(job):
 def run_dataset(root, out_root, config_path, options, names, device='cpu', workers=1, quiet=False):
     """Run every named video (skipping finished stages), then write out_root/report/.
     Returns {name: error} for the videos that failed."""
+    from ike_utils.run_lock import check_out_folder
+    check_out_folder(out_root)
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else 0
     jobs = [(name, str(root), str(out_root), str(config_path), options, device, threads) for name in names]
     failures = {}

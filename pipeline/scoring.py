@@ -2,10 +2,11 @@
 import json
 from pathlib import Path
 
-from evaluation.davis import evaluate_sequence
+from evaluation.davis import evaluate_frame_pairs
 from evaluation.scores import SequenceScores
 from ike_utils.atomic import atomic_file
-from pipeline.video import stage_images
+from ike_utils.errors import InputError
+from ike_utils.frames import natural_key
 
 SCORES_NAME = 'scores.json'
 
@@ -14,12 +15,33 @@ def stage_label(stage: str, cycle: int) -> str:
     return f'{stage} {cycle}'
 
 
-def score_run(out_path, name: str, stages, annotation_dir, config, threshold: float = 0.5) -> dict:
-    """{label: SequenceScores} for each (stage, cycle, folder) of a run, written to scores.json."""
+def annotation_files(annotation_dir, frames) -> list:
+    """The annotation PNGs of a video in natural order, each named after one of its frames (a
+    mask for frame 12.jpg is 12.png); an InputError otherwise, before any work."""
+    annotation_dir = Path(annotation_dir)
+    if not annotation_dir.is_dir():
+        raise InputError(f'annotations folder {annotation_dir} does not exist; pass the folder of this video\'s '
+                         f'ground-truth PNGs or leave --annotations out')
+    annotations = sorted((p for p in annotation_dir.iterdir() if p.suffix.lower() == '.png' and p.is_file()
+                          and not p.name.startswith('.')), key=lambda p: natural_key(p.name))
+    stems = {Path(frame).stem for frame in frames}
+    strangers = [p.name for p in annotations if p.stem not in stems]
+    if not annotations or strangers:
+        what = f'{strangers[0]} matches no frame' if strangers else 'it holds no PNG masks'
+        raise InputError(f'annotations folder {annotation_dir} does not fit the frames of this video ({what}); '
+                         f'pass this video\'s ground truth, one PNG named like its frame (00000.jpg -> 00000.png)')
+    return annotations
+
+
+def score_run(out_path, name: str, stages, annotation_dir, frames, threshold: float = 0.5) -> dict:
+    """{label: SequenceScores} for each (stage, cycle, soft PNG folder) of a run, written to
+    scores.json. Stage PNGs are named by frame position (%05d.png), annotations like the frames."""
+    annotations = annotation_files(annotation_dir, frames)
+    position = {Path(frame).stem: index for index, frame in enumerate(frames)}
     scores = {}
-    for stage, cycle, _ in stages:
-        result_dir = stage_images(out_path, stage, cycle, config)
-        scores[stage_label(stage, cycle)] = evaluate_sequence(result_dir, annotation_dir, threshold, name=name)
+    for stage, cycle, folder in stages:
+        pairs = [(a, Path(folder) / ('%05d.png' % position[a.stem])) for a in annotations[1:-1]]
+        scores[stage_label(stage, cycle)] = evaluate_frame_pairs(name, pairs, threshold)
     with atomic_file(Path(out_path) / SCORES_NAME) as tmp:
         tmp.write_text(json.dumps({label: s.to_dict() for label, s in scores.items()}, indent=1) + '\n')
     return scores
