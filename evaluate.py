@@ -8,6 +8,7 @@ import argparse
 from evaluation.davis import evaluate_sequences
 from evaluation.scores import format_table, write_csv, write_json
 from ike_utils.cli import run_cli
+from ike_utils.run_lock import check_out_file
 
 
 def parse_args(argv=None):
@@ -29,6 +30,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     sequences = [name.strip() for name in args.sequences.split(',') if name.strip()] or None
+    for flag, path in (('--csv', args.csv), ('--json', args.json)):
+        if path:
+            check_out_file(path, flag)
     records = evaluate_sequences(args.results, args.annotations, sequences, args.threshold, quiet=args.quiet)
     print(format_table(records, title=f'DAVIS-2016 evaluation of {args.results} (threshold {args.threshold})'))
     if args.csv:

@@ -59,12 +59,19 @@ def run_graph_stage(frames_path, of_path, out_path, settings: GraphSettings, dev
                     before_redo=None, force=False):
     """Run the graph module unless its outputs are current (ike_utils.stage); returns
     (ran, (.pt folder, PNG folder) of the last saved iteration)."""
+    from graph_module.inputs import check_flow_folder
     from graph_module.run import run_graph_module
     from ike_utils.frames import list_frames
-    stage = graph_stage(list_frames(frames_path, min_count=2), of_path, out_path, settings)
+    from optical_flow.extract import flow_folders
+    frames = list_frames(frames_path, min_count=2)
+    stage = graph_stage(frames, of_path, out_path, settings)
+
+    def check_flows():  # before anything is written
+        for folder in flow_folders(of_path):
+            check_flow_folder(folder, len(frames))
 
     def work(resume):
         run_graph_module(frames_path, of_path, out_path, settings, device, quiet=quiet)
 
-    ran = run_stage(stage, work, before_redo=before_redo, force=force)
+    ran = run_stage(stage, work, prepare=check_flows, before_redo=before_redo, force=force)
     return ran, iteration_dirs(out_path, settings.to_save_iterations[-1])

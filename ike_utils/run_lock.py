@@ -28,6 +28,19 @@ def check_out_folder(folder, flag: str = '--out_path') -> Path:
     return folder
 
 
+def check_out_file(path, flag: str):
+    """An InputError if output file `path` is a folder or its folder cannot be made (checked before work)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f'{flag} {path} is a folder; pass a file name, e.g. {path / ("scores." + flag.lstrip("-"))}')
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f'{flag} {path}: {parent} is a file, not a folder; choose another path')
+            break
+    return path
+
+
 def _open_locked(path: Path):
     """An open file holding the lock on `path`, or raise BlockingIOError (held by another process)."""
     while True:
@@ -54,8 +67,10 @@ def _holder(path: Path) -> str:
 
 @contextlib.contextmanager
 def folder_lock(folder, flag: str = '--out_path'):
-    """Hold the lock of `folder` (created if missing) for the duration of the block; re-entrant
-    within one process. Another live process holding it is an InputError naming its PID."""
+    """Hold the lock of `folder` (created if missing, and removed again if left empty) for the
+    duration of the block; re-entrant within one process. Another live process holding it is an
+    InputError naming its PID."""
+    created = not Path(folder).exists()
     folder = check_out_folder(folder, flag)
     key = folder.resolve()
     if _held.get(key):
@@ -84,3 +99,5 @@ def folder_lock(folder, flag: str = '--out_path'):
         _held.pop(key, None)
         path.unlink(missing_ok=True)
         handle.close()
+        if created and not any(folder.iterdir()):  # nothing was written: leave no trace
+            folder.rmdir()

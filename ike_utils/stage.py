@@ -183,14 +183,18 @@ class Stage:
 
 
 def run_stage(stage: Stage, work: Callable[[bool], Optional[dict]], before_redo: Callable[[], None] = None,
-              force: bool = False, flag: str = '--out_path') -> bool:
+              force: bool = False, prepare: Callable[[], None] = None, flag: str = '--out_path') -> bool:
     """Skip `stage` if it is done (unless `force`); otherwise redo it with `work(resume)` (see the
-    module doc). `work` may return a small dict kept in the record. `before_redo` runs first when the
-    stage is redone (the pipeline invalidates the later stages there). Returns True when the work ran."""
+    module doc). `prepare` (when given) checks or loads the inputs first, before anything is
+    written, so that bad input leaves no trace. `before_redo` runs next (the pipeline invalidates the
+    later stages there). `work` may return a small dict kept in the record. Returns True when the
+    work ran."""
     folder = Path(stage.folder)
     with folder_lock(folder, flag):
         if not force and stage.is_done():
             return False
+        if prepare is not None:
+            prepare()
         if before_redo is not None:
             before_redo()
         previous = read_record(folder)

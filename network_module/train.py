@@ -100,7 +100,7 @@ def save_epoch(out_path, epoch, model, probabilities, original_size, settings, m
     out_path = Path(out_path)
     name = epoch_name(epoch)
     height, width = original_size
-    require_finite(probabilities, f'the network\'s predictions after epoch {epoch}',
+    require_finite(probabilities, f'the network\'s output after epoch {epoch}',
                    f'lower [Network Module] learning_rate (now {settings.learning_rate:g})')
     with atomic_dir(image_folder(out_path, epoch)) as folder:
         for index, probability in enumerate(probabilities):
@@ -138,19 +138,24 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
                              f'{torch.cuda.get_device_name(device)} lacks; use precision = fp32')
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     stage = network_stage(list_frames(frames_path), pseudo_gt_path, out_path, settings, seed)
-    ran = run_stage(stage, lambda resume: _train(frames_path, pseudo_gt_path, out_path, settings, device, seed,
-                                                 quiet),
-                    before_redo=before_redo, force=not skip_if_done)
+    video = {}
+
+    def load():  # every input checked before anything is written
+        video['frames'], video['soft'], video['original_size'] = load_video(
+            frames_path, pseudo_gt_path, settings.working_h, settings.working_w, min_frames=settings.batch_size)
+
+    ran = run_stage(stage, lambda resume: _train(video, out_path, settings, device, seed, quiet),
+                    prepare=load, before_redo=before_redo, force=not skip_if_done)
     if not ran and not quiet:
         print(f'network: {out_path} already holds this run\'s results; skipping')
     return [result_folder(out_path, epoch) for epoch in settings.to_save_epochs]
 
 
-def _train(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings, device, seed, quiet) -> dict:
-    """The network stage's work; returns the mean training loss of every epoch."""
-    frames, soft, original_size = load_video(frames_path, pseudo_gt_path, settings.working_h,
-                                             settings.working_w, min_frames=settings.batch_size)
-    hard, soft = training_targets(soft)
+def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet) -> dict:
+    """The network stage's work on the loaded video (frames, soft, original_size); returns the mean
+    training loss of every epoch."""
+    frames, original_size = video.pop('frames'), video['original_size']
+    hard, soft = training_targets(video.pop('soft'))
     out_path = Path(out_path)
 
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone

@@ -2,11 +2,11 @@
 import json
 from pathlib import Path
 
-from evaluation.davis import evaluate_frame_pairs
+from evaluation.davis import evaluate_frame_pairs, read_annotation
 from evaluation.scores import SequenceScores
 from ike_utils.atomic import atomic_file
 from ike_utils.errors import InputError
-from ike_utils.frames import natural_key
+from ike_utils.frames import natural_key, read_frame_bgr
 
 SCORES_NAME = 'scores.json'
 
@@ -26,8 +26,13 @@ def annotation_files(annotation_dir, frames) -> list:
                           and not p.name.startswith('.')), key=lambda p: natural_key(p.name))
     stems = {Path(frame).stem for frame in frames}
     strangers = [p.name for p in annotations if p.stem not in stems]
-    if not annotations or strangers:
-        what = f'{strangers[0]} matches no frame' if strangers else 'it holds no PNG masks'
+    what = f'{strangers[0]} matches no frame' if strangers else None if annotations else 'it holds no PNG masks'
+    if what is None:
+        mask_hw, frame_hw = read_annotation(annotations[0]).shape, read_frame_bgr(frames[0]).shape[:2]
+        if mask_hw != frame_hw:
+            what = (f'{annotations[0].name} is {mask_hw[1]}x{mask_hw[0]}, the frames '
+                    f'{frame_hw[1]}x{frame_hw[0]}')
+    if what:
         raise InputError(f'annotations folder {annotation_dir} does not fit the frames of this video ({what}); '
                          f'pass this video\'s ground truth, one PNG named like its frame (00000.jpg -> 00000.png)')
     return annotations
