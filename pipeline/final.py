@@ -13,10 +13,11 @@ from ike_utils.stage import Stage, run_stage
 FINAL_FOLDERS = ('masks', 'soft', 'soft_pt')
 
 
-def final_stage(frames, soft_pt_dir, soft_png_dir, final_dir, threshold: float) -> Stage:
-    """The final stage's contract: the last graph pass's soft maps in, masks and soft maps out."""
-    return Stage('final', Path(final_dir), inputs={'frames': list(frames), 'soft': [Path(soft_pt_dir), Path(soft_png_dir)]},
-                 settings={'threshold': threshold}, outputs=FINAL_FOLDERS, content_inputs=('frames',))
+def final_stage(frames, sources, final_dir, settings: dict) -> Stage:
+    """The final stage's contract: the frames and `sources` (the last graph pass's soft maps, or the
+    flow of a video without motion) in, masks and soft maps out."""
+    return Stage('final', Path(final_dir), inputs={'frames': list(frames), 'soft': [Path(p) for p in sources]},
+                 settings=settings, outputs=FINAL_FOLDERS, content_inputs=('frames',))
 
 
 def write_final(frames, soft_pt_dir, soft_png_dir, final_dir, original_size, threshold: float = 0.5,
@@ -39,5 +40,26 @@ def write_final(frames, soft_pt_dir, soft_png_dir, final_dir, original_size, thr
                 for index, stem in enumerate(stems):
                     shutil.copy2(source / ('%05d%s' % (index, suffix)), tmp / f'{stem}{suffix}')
 
-    run_stage(final_stage(frames, soft_pt_dir, soft_png_dir, final_dir, threshold), work, before_redo=before_redo)
+    run_stage(final_stage(frames, (soft_pt_dir, soft_png_dir), final_dir, {'threshold': threshold}), work,
+              before_redo=before_redo)
     return final_dir
+
+
+def write_empty_final(frames, flow_dir, final_dir, original_size, working_size) -> Path:
+    """The final answer for a video in which nothing moves: empty masks and soft maps of 0 (PNGs at
+    the original size, .pt at the working size), named like write_final's."""
+    stems = [Path(frame).stem for frame in frames]
+    zeros_png = np.zeros(original_size, np.uint8)
+
+    def work(resume):
+        for name in ('masks', 'soft'):
+            with atomic_dir(Path(final_dir) / name) as tmp:
+                for stem in stems:
+                    write_image(tmp / f'{stem}.png', zeros_png)
+        with atomic_dir(Path(final_dir) / 'soft_pt') as tmp:
+            for stem in stems:
+                torch.save(torch.zeros(*working_size, 1), tmp / f'{stem}.pt')
+
+    run_stage(final_stage(frames, (flow_dir,), final_dir, {'no_motion': True, 'working_size': list(working_size)}),
+              work)
+    return Path(final_dir)

@@ -26,7 +26,7 @@ from ike_utils.stage import invalidate
 from network_module.settings import NetworkSettings
 from network_module.train import image_folder, run_network
 from optical_flow.extract import extract_flows, max_motion
-from pipeline.final import write_final
+from pipeline.final import write_empty_final, write_final
 from pipeline.scoring import SCORES_NAME
 
 STATIC_MOTION = 1e-3  # pixels: below this largest flow anywhere, nothing moves
@@ -106,8 +106,14 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
                       iters=options.flow_iters, device=device, quiet=quiet, before_redo=invalidate_after(flow_dir))
         seconds['flow'] = time.perf_counter() - began
         if max_motion(flow_dir) < STATIC_MOTION:
-            warnings.warn(f'no motion at all in the flow of {frames_path}: no moving object was found; the graph '
-                          f'passes give constant maps and the final masks are empty')
+            warnings.warn(f'nothing moves in {frames_path} (the flow is zero everywhere): no moving object was '
+                          f'found; no graph or network pass runs, and final/ holds empty masks')
+            for later in plan[1:-1]:
+                invalidate(later)
+            settings = graph_settings(config)
+            final_dir = write_empty_final(files, flow_dir, plan[-1], original_size,
+                                          (settings.working_h, settings.working_w))
+            return {'stages': [], 'final': final_dir, 'frames': files, 'seconds': seconds}
 
         features = ()
         for cycle in range(1, options.cycles + 1):
