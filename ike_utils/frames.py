@@ -38,17 +38,29 @@ def list_frames(folder, min_count: int = 1):
 
 
 JPEG_END = b'\xff\xd9'
+_JPEG_TAIL = 1024  # the end marker may be followed by a little padding
+
+
+def check_jpeg_end(path, data: bytes = None):
+    """An InputError for a JPEG without its end marker (truncated: OpenCV would only print a warning
+    and fill the missing part). Reads only the end of the file unless `data` is given."""
+    if Path(path).suffix.lower() not in ('.jpg', '.jpeg'):
+        return
+    if data is None:
+        with open(path, 'rb') as handle:
+            handle.seek(max(0, Path(path).stat().st_size - _JPEG_TAIL))
+            data = handle.read()
+    if JPEG_END not in data[-_JPEG_TAIL:]:
+        raise InputError(f'frame {path} is a truncated JPEG (no end marker); replace it with a complete file')
 
 
 def read_frame_bgr(path) -> np.ndarray:
-    """One frame as an H x W x 3 uint8 BGR array (as OpenCV reads it). A JPEG without its end
-    marker (truncated: OpenCV would only print a warning and fill the rest) is an InputError."""
+    """One frame as an H x W x 3 uint8 BGR array (as OpenCV reads it); truncated JPEGs are refused."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
         raise InputError(f'frame {path} cannot be read ({error.strerror}); check the file') from None
-    if Path(path).suffix.lower() in ('.jpg', '.jpeg') and JPEG_END not in data[-1024:]:
-        raise InputError(f'frame {path} is a truncated JPEG (no end marker); replace it with a complete file')
+    check_jpeg_end(path, data)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise InputError(f'frame {path} cannot be read as an image; replace or remove it')

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ike_utils.device import resolve_device
 from ike_utils.errors import InputError
 from ike_utils.flow_io import flow_file_name, read_flo, write_flo
-from ike_utils.frames import list_frames, read_frame_bgr
+from ike_utils.frames import check_jpeg_end, list_frames, read_frame_bgr
 from ike_utils.images import write_image
 from ike_utils.stage import Stage, run_stage
 from optical_flow.classic import ClassicFlow
@@ -50,6 +50,7 @@ def check_frames(frames_path):
     files = list_frames(frames_path, min_count=2)
     size = None
     for path in files:
+        check_jpeg_end(path)
         try:
             with Image.open(path) as image:
                 width, height = image.size
