@@ -3,8 +3,8 @@
 A chain starts at a pixel of pivot frame p and follows the flow one frame at a time, up to 15
 frames forward and 15 backward. At every step the current position is rounded to the nearest pixel
 (ties to even, like torch.round), clamped into the image, and the flow there is added: nearest-
-neighbour sampling, as the reference does. All pivots walk together, one step at a time, in
-chunks of pivots so that the temporaries stay small.
+neighbour sampling, as the reference does. The pivots are walked in blocks of a few consecutive
+frames, all pixels of a block together, one step at a time, so that the temporaries stay small.
 """
 from dataclasses import dataclass
 
@@ -30,44 +30,121 @@ class ChainStep:
         return self.first_pivot + self.offset
 
 
-def walk_chains(flows: torch.Tensor, max_offset: int, forward: bool):
+@dataclass
+class ChainView:
+    """The chains of consecutive pivots at one frame each: `frames` (rows, int64) the frame reached,
+    x, y the positions there and u, v the flow step that reached it, each rows x N."""
+    frames: torch.Tensor
+    x: torch.Tensor
+    y: torch.Tensor
+    u: torch.Tensor
+    v: torch.Tensor
+
+
+def pivot_blocks(n_frames: int, n_pixels: int):
+    """The video's pivot frames cut into consecutive blocks (ranges) of about CHUNK_ELEMENTS pixels."""
+    rows = max(1, CHUNK_ELEMENTS // n_pixels)
+    return [range(start, min(start + rows, n_frames)) for start in range(0, n_frames, rows)]
+
+
+def pixel_grid(height: int, width: int, device):
+    """(x, y) of every pixel, each 1 x N float32."""
+    grid_y, grid_x = torch.meshgrid(torch.arange(height, dtype=torch.float32, device=device),
+                                    torch.arange(width, dtype=torch.float32, device=device), indexing='ij')
+    return grid_x.reshape(1, -1), grid_y.reshape(1, -1)
+
+
+def walk_chains(flows: torch.Tensor, max_offset: int, forward: bool, pivots: range = None):
     """Yield ChainSteps for offsets 1..max_offset (forward) or -1..-max_offset (backward).
 
     `flows` is (n-1) x H x W x 2: for forward, flows[j] goes from frame j to j+1; for backward,
-    flows[j] goes from frame j+1 to j (the bwd_of files). Steps come in order of offset, each split
-    into chunks of consecutive pivots.
+    flows[j] goes from frame j+1 to j (the bwd_of files). `pivots` (a range) walks only those pivots;
+    by default every block of pivot_blocks is walked in turn. Within a block steps come in order of
+    offset, each with the block's pivots that reach that far.
     """
     n_flows, height, width, _ = flows.shape
-    n_frames = n_flows + 1
-    n_pixels = height * width
-    device = flows.device
+    grid = pixel_grid(height, width, flows.device)
+    blocks = [pivots] if pivots is not None else pivot_blocks(n_flows + 1, height * width)
+    for block in blocks:
+        yield from _walk_block(flows, max_offset, forward, block, grid)
+
+
+def _walk_block(flows, max_offset, forward, pivots, grid):
+    n_flows, height, width, _ = flows.shape
+    n_frames, n_pixels, device = n_flows + 1, height * width, flows.device
     flow_u = flows[..., 0].reshape(-1)  # flat, so that int32 indices can address it
     flow_v = flows[..., 1].reshape(-1)
-    grid_y, grid_x = torch.meshgrid(torch.arange(height, dtype=torch.float32, device=device),
-                                    torch.arange(width, dtype=torch.float32, device=device), indexing='ij')
-    grid_x, grid_y = grid_x.reshape(1, n_pixels), grid_y.reshape(1, n_pixels)
+    grid_x, grid_y = grid
     # displacement accumulated so far, one row per pivot; the reference adds the flow steps to it in
     # float32 and only then adds the grid, an order that changes the rounding, so it is kept
-    disp_x = torch.zeros(n_frames, n_pixels, device=device)
-    disp_y = torch.zeros(n_frames, n_pixels, device=device)
-    chunk = max(1, CHUNK_ELEMENTS // n_pixels)
+    disp_x = torch.zeros(len(pivots), n_pixels, device=device)
+    disp_y = torch.zeros(len(pivots), n_pixels, device=device)
     for step in range(1, min(max_offset, n_frames - 1) + 1):
-        n_walking = n_frames - step
-        # forward: pivots 0..n-1-step read flows[pivot + step - 1]
-        # backward: pivots step..n-1 read flows[pivot - step] (frame pivot-step+1 -> pivot-step)
-        first_row, first_flow = (0, step - 1) if forward else (step, 0)
-        for start in range(0, n_walking, chunk):
-            rows = slice(first_row + start, first_row + min(start + chunk, n_walking))
-            dx, dy = disp_x[rows], disp_y[rows]
-            n_rows = dx.shape[0]
-            col = torch.round(dx + grid_x).clamp_(0, width - 1).int()
-            row = torch.round(dy + grid_y).clamp_(0, height - 1).int()
-            flow_base = (torch.arange(n_rows, dtype=torch.int32, device=device) + first_flow + start)
-            nearest = row.mul_(width).add_(col).add_(flow_base[:, None] * n_pixels)
-            del col
-            u = flow_u.index_select(0, nearest.view(-1)).view(n_rows, n_pixels)
-            v = flow_v.index_select(0, nearest.view(-1)).view(n_rows, n_pixels)
-            dx.add_(u)
-            dy.add_(v)
-            yield ChainStep(offset=step if forward else -step, first_pivot=rows.start,
-                            x=grid_x + dx, y=grid_y + dy, u=u, v=v)
+        # forward: pivots p <= n-1-step read flows[p + step - 1]
+        # backward: pivots p >= step read flows[p - step] (frame p-step+1 -> p-step)
+        first = pivots.start if forward else max(pivots.start, step)
+        stop = min(pivots.stop, n_frames - step) if forward else pivots.stop
+        if first >= stop:
+            return
+        rows = slice(first - pivots.start, stop - pivots.start)
+        first_flow = first + step - 1 if forward else first - step
+        dx, dy = disp_x[rows], disp_y[rows]
+        n_rows = dx.shape[0]
+        col = torch.round(dx + grid_x).clamp_(0, width - 1).int()
+        row = torch.round(dy + grid_y).clamp_(0, height - 1).int()
+        flow_base = torch.arange(n_rows, dtype=torch.int32, device=device) + first_flow
+        nearest = row.mul_(width).add_(col).add_(flow_base[:, None] * n_pixels)
+        del col
+        u = flow_u.index_select(0, nearest.view(-1)).view(n_rows, n_pixels)
+        v = flow_v.index_select(0, nearest.view(-1)).view(n_rows, n_pixels)
+        dx.add_(u)
+        dy.add_(v)
+        yield ChainStep(offset=step if forward else -step, first_pivot=first,
+                        x=grid_x + dx, y=grid_y + dy, u=u, v=v)
+
+
+class PivotChains:
+    """The chains of one block of consecutive pivots within `reach` frames on each side, kept while
+    the block is walked, for the node features to read.
+
+    `at(offset)` gives every pivot's chain at frame pivot + offset, where frames beyond the video are
+    clamped to its first or last frame, as in the reference (the pivot itself: its own pixels and
+    zero directions)."""
+
+    def __init__(self, pivots: range, n_frames: int, height: int, width: int, reach: int, device):
+        self.pivots, self.n_frames, self.reach = pivots, n_frames, reach
+        self.height, self.width = height, width
+        self.grid = pixel_grid(height, width, device)
+        self.device = device
+        self._steps = {}  # offset -> ChainStep
+
+    def keep(self, step: ChainStep):
+        """Remember `step` if the features read that far."""
+        if abs(step.offset) <= self.reach:
+            self._steps[step.offset] = step
+
+    def at(self, offset: int) -> ChainView:
+        """Rows: the block's pivots; each at frame clamp(pivot + offset, 0, n - 1)."""
+        pieces = []  # [clamped offset, first pivot, stop] for runs of pivots sharing one
+        for pivot in self.pivots:
+            actual = min(max(pivot + offset, 0), self.n_frames - 1) - pivot
+            if pieces and pieces[-1][0] == actual:
+                pieces[-1][2] = pivot + 1
+            else:
+                pieces.append([actual, pivot, pivot + 1])
+        views = [self._view(*piece) for piece in pieces]
+        if len(views) == 1:
+            return views[0]
+        return ChainView(*(torch.cat(parts) for parts in zip(*(
+            (view.frames, view.x, view.y, view.u, view.v) for view in views))))
+
+    def _view(self, offset, first, stop) -> ChainView:
+        frames = torch.arange(first + offset, stop + offset, device=self.device)
+        n_rows = stop - first
+        if offset == 0:
+            x, y = (g.expand(n_rows, -1) for g in self.grid)
+            zeros = torch.zeros(n_rows, x.shape[1], device=self.device)
+            return ChainView(frames, x, y, zeros, zeros)
+        step = self._steps[offset]
+        rows = slice(first - step.first_pivot, stop - step.first_pivot)
+        return ChainView(frames, step.x[rows], step.y[rows], step.u[rows], step.v[rows])

@@ -1,122 +1,129 @@
-"""Node features: the flow directions along each chain and, from the second cycle on, the network's
-cues sampled along it. Stored, as in the reference, as one N x (F + 1) design matrix per frame whose
-last column is the regression's bias (ones)."""
+"""Node features, declared as blocks of columns.
+
+A FeatureBlock has a number of columns, a normalisation group (the blocks of a group are min-max
+normalised together, over the whole video, as the reference does) and a function that fills its
+columns for a block of consecutive pivot frames from their chains (chains.PivotChains), reading up
+to `reach` frames along them. `feature_blocks` lists the blocks in column order: adding a feature
+is declaring one more block there. The design matrix of a frame is the blocks' columns followed by
+the regression's bias (ones): N x (F + 1), as in the reference.
+"""
 import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
-
-def n_features(dir_half_chain: int, cue_half_chain: int, cue_channels: int) -> int:
-    n = 4 * dir_half_chain if dir_half_chain >= 0 else 0
-    if cue_half_chain >= 0:
-        n += cue_channels * (2 * cue_half_chain + 1)
-    return n
+from graph_module.chains import PivotChains
 
 
-class NodeFeatureBuilder:
-    """Fills the feature matrix while the chains are walked, then fixes up the ends of the video.
+@dataclass(frozen=True)
+class FeatureBlock:
+    """`fill(chains, out)` writes the block's columns, out: rows x N x columns (rows: the pivots of
+    chains.pivots), reading chains.at(offset) for |offset| <= reach only."""
+    name: str
+    columns: int
+    group: str
+    reach: int
+    fill: Callable[[PivotChains, torch.Tensor], None]
 
-    Direction columns (h = dir_half_chain): [u of frames p-h..p-1, u of p+1..p+h, v of p-h..p-1,
-    v of p+1..p+h], the flow step that reached each frame. Cue columns (f = cue_half_chain): the
-    C cue channels of frames p-f..p+f, read where the chain lands (coordinates truncated toward
-    zero, 0 outside the image). Frames beyond the video are clamped to its first or last frame
-    (the pivot itself gives zero directions), as in the reference.
-    """
 
-    def __init__(self, n_frames, height, width, dir_half_chain, cue_half_chain, cues=None, device='cpu'):
-        self.n_frames, self.height, self.width = n_frames, height, width
-        self.h = max(dir_half_chain, 0)
-        self.f = cue_half_chain
-        self.cues = cues  # n x C x H x W or None
-        self.cue_channels = 0 if cues is None or cue_half_chain < 0 else cues.shape[1]
-        self.cue_base = 4 * self.h
-        total = n_features(dir_half_chain, cue_half_chain, self.cue_channels)
-        self.design = torch.zeros(n_frames, height * width, total + 1, device=device)
-        self.design[:, :, total] = 1
-        self.features = self.design[:, :, :total]
-        if self.cue_channels:
-            flat_cues = cues.reshape(n_frames, self.cue_channels, height * width)
-            self._cue_slot(self.f)[:] = flat_cues.transpose(1, 2)  # the pivot's own cues, at its own pixels
+def direction_blocks(half_chain: int):
+    """The flow step that reached each of the frames p-h..p-1 and p+1..p+h: four blocks (u past,
+    u future, v past, v future) of h columns, each its own normalisation group."""
+    past, future = range(-half_chain, 0), range(1, half_chain + 1)
 
-    def _cue_slot(self, slot):
-        """The n x N x C view of the cue columns of frame slot `slot` (offset slot - f)."""
-        start = self.cue_base + slot * self.cue_channels
-        return self.features[:, :, start:start + self.cue_channels]
+    def block(component, when, offsets):
+        def fill(chains, out):
+            for column, offset in enumerate(offsets):
+                out[:, :, column] = getattr(chains.at(offset), component)
+        name = f'{component} {when}'
+        return FeatureBlock(name, half_chain, group=name, reach=half_chain, fill=fill)
 
-    def add_step(self, step):
-        """Record one ChainStep (all pivots reaching frame pivot + step.offset)."""
-        s, h = abs(step.offset), self.h
-        pivots = slice(step.first_pivot, step.first_pivot + step.x.shape[0])
-        if s <= h:
-            u_col = h + s - 1 if step.offset > 0 else h - s
-            self.features[pivots, :, u_col] = step.u
-            self.features[pivots, :, u_col + 2 * h] = step.v
-        if self.cue_channels and s <= self.f:
-            self._cue_slot(self.f + step.offset)[pivots] = self._sample_cues(step)
+    return [block('u', 'past', past), block('u', 'future', future),
+            block('v', 'past', past), block('v', 'future', future)]
 
-    def _sample_cues(self, step):
-        """Cues of the destination frames read at the chain positions (truncation toward zero)."""
-        x = step.x.long()  # .long() truncates toward zero, so (-1, 0) still reads column 0
-        y = step.y.long()
-        inside = (x >= 0) & (x < self.width) & (y >= 0) & (y < self.height)
-        index = (y.clamp(0, self.height - 1) * self.width + x.clamp(0, self.width - 1))
-        first = step.first_destination
-        cues = self.cues[first:first + x.shape[0]].reshape(x.shape[0], self.cue_channels, -1)
-        sampled = torch.gather(cues, 2, index[:, None, :].expand(-1, self.cue_channels, -1))
-        return (sampled * inside[:, None, :]).transpose(1, 2)
+
+def cue_block(cues: torch.Tensor, half_chain: int) -> FeatureBlock:
+    """The C cue channels (cues: n x C x H x W) of frames p-f..p+f read where the chain lands there
+    (coordinates truncated toward zero, 0 outside the image): C (2f + 1) columns, frame by frame,
+    one normalisation group."""
+    n_frames, channels, height, width = cues.shape
+    flat = cues.reshape(n_frames, channels, height * width)
+
+    def fill(chains, out):
+        for slot, offset in enumerate(range(-half_chain, half_chain + 1)):
+            view = chains.at(offset)
+            x = view.x.long()  # .long() truncates toward zero, so (-1, 0) still reads column 0
+            y = view.y.long()
+            inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+            index = y.clamp(0, height - 1) * width + x.clamp(0, width - 1)
+            sampled = torch.gather(flat.index_select(0, view.frames), 2,
+                                   index[:, None, :].expand(-1, channels, -1))
+            out[:, :, slot * channels:(slot + 1) * channels] = (sampled * inside[:, None, :]).transpose(1, 2)
+
+    return FeatureBlock('cues', channels * (2 * half_chain + 1), group='cues', reach=half_chain, fill=fill)
+
+
+def feature_blocks(dir_half_chain: int, cue_half_chain: int, cues=None):
+    """The node-feature blocks in column order: the reference's flow directions (-1: none), then
+    the network's cues (n x C x H x W, or None) when cue_half_chain >= 0."""
+    blocks = direction_blocks(dir_half_chain) if dir_half_chain > 0 else []
+    if cues is not None and cue_half_chain >= 0:
+        blocks.append(cue_block(cues, cue_half_chain))
+    return blocks
+
+
+class NodeFeatures:
+    """The n x N x (F + 1) design of a video, filled a block of pivots at a time (`fill`), then
+    normalised (`finish`)."""
+
+    def __init__(self, blocks, n_frames: int, n_pixels: int, device):
+        self.blocks = list(blocks)
+        self.reach = max((block.reach for block in self.blocks), default=0)
+        self.n_columns = sum(block.columns for block in self.blocks)
+        self.design = torch.zeros(n_frames, n_pixels, self.n_columns + 1, device=device)
+        self.design[:, :, self.n_columns] = 1
+
+    def fill(self, chains: PivotChains):
+        """Write every block's columns for the pivots of `chains`."""
+        rows = slice(chains.pivots.start, chains.pivots.stop)
+        start = 0
+        for block in self.blocks:
+            block.fill(chains, self.design[rows, :, start:start + block.columns])
+            start += block.columns
 
     def finish(self) -> torch.Tensor:
-        """Fill the clamped columns near the ends of the video; returns the n x N x (F+1) design."""
-        n, h, f = self.n_frames, self.h, self.f
-        reach = max(h, f if self.cue_channels else 0)
-        for p in sorted(set(range(min(reach, n))) | set(range(max(n - reach, 0), n))):
-            for j in range(h):
-                past = max(p - h + j, 0) - p  # offset of the clamped past frame (<= 0)
-                if p - h + j < 0 and past != 0:
-                    self._copy_columns(p, h + past, j)
-                future = min(p + 1 + j, n - 1) - p
-                if p + 1 + j > n - 1 and future != 0:
-                    self._copy_columns(p, h + future - 1, h + j)
-            if self.cue_channels:
-                for slot in range(2 * f + 1):
-                    target = p + slot - f
-                    if target < 0 or target > n - 1:
-                        source = f + min(max(target, 0), n - 1) - p
-                        self._cue_slot(slot)[p] = self._cue_slot(source)[p]
+        """Normalise and return the design."""
+        normalise_groups(self.design, self.blocks)
         return self.design
 
-    def _copy_columns(self, pivot, source, target):
-        """Copy a u column and its v twin (2h columns later) within one pivot's features."""
-        for shift in (0, 2 * self.h):
-            self.features[pivot, :, target + shift] = self.features[pivot, :, source + shift]
 
+def normalise_groups(design: torch.Tensor, blocks) -> int:
+    """Min-max normalise, in place and over the whole video, each normalisation group of `blocks`
+    (the columns of design n x N x (F+1), in order; the bias, last, is left alone).
 
-def normalise_blocks(design: torch.Tensor, dir_half_chain: int) -> int:
-    """Min-max normalise, in place and over the whole video, the feature blocks the reference
-    normalises: u past, u future, v past, v future (h columns each), then all cue columns together.
-    The bias (last column of the n x N x (F+1) design) is left alone.
-
-    A block with zero range (no motion at all, say) becomes 0 instead of NaN; returns how many."""
-    h = max(dir_half_chain, 0)
-    n_feat = design.shape[2] - 1
-    bounds = [(k * h, (k + 1) * h) for k in range(4)] if dir_half_chain > 0 else []
-    if n_feat > 4 * h:
-        bounds.append((4 * h, n_feat))
-    if not bounds:
+    A group with zero range (no motion at all, say) becomes 0 instead of NaN; returns how many."""
+    n_columns = design.shape[2] - 1
+    groups = {}  # group -> column indices, in order of first appearance
+    start = 0
+    for block in blocks:
+        groups.setdefault(block.group, []).extend(range(start, start + block.columns))
+        start += block.columns
+    if not groups:
         return 0
-    column_low, column_high = torch.aminmax(design.view(-1, n_feat + 1), dim=0)  # one pass
-    low = torch.zeros(n_feat, dtype=design.dtype, device=design.device)
+    column_low, column_high = torch.aminmax(design.view(-1, n_columns + 1), dim=0)  # one pass
+    low = torch.zeros(n_columns, dtype=design.dtype, device=design.device)
     span = torch.ones_like(low)
     constant = 0
-    for start, stop in bounds:
-        block_low, block_high = column_low[start:stop].min(), column_high[start:stop].max()
-        low[start:stop] = block_low
+    for columns in groups.values():
+        block_low, block_high = column_low[columns].min(), column_high[columns].max()
+        low[columns] = block_low
         if block_high > block_low:
-            span[start:stop] = block_high - block_low
+            span[columns] = block_high - block_low
         else:  # (x - low) / 1 = 0 everywhere
             constant += 1
-    design[:, :, :n_feat].sub_(low).div_(span)
+    design[:, :, :n_columns].sub_(low).div_(span)
     if constant:
-        warnings.warn(f'{constant} node-feature block(s) have zero range (e.g. no motion in the flow); '
+        warnings.warn(f'{constant} node-feature group(s) have zero range (e.g. no motion in the flow); '
                       f'they are set to 0 instead of NaN')
     return constant

@@ -5,6 +5,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from graph_module.build import GraphBuilder
+from graph_module.features import feature_blocks
 from graph_module.inputs import check_flow_folder, load_cues, load_flows
 from graph_module.outputs import save_iteration
 from graph_module.power_iteration import power_iterations
@@ -41,7 +42,7 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     if settings.features_paths:
         cues = load_cues(settings.features_paths, n_frames, height, width, device)
     _sync(device)
-    timings['load'] = load_before = time.perf_counter() - start
+    timings['load'] = time.perf_counter() - start
 
     def save(iteration, maps):
         if iteration in settings.to_save_iterations:
@@ -49,20 +50,20 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
             save_iteration(out_path, iteration, maps.view(n_frames, height, width), original_size)
             timings['save'] += time.perf_counter() - began
 
+    began = time.perf_counter()
+    fwd_flows, bwd_flows = (load_flows(folder, n_frames, height, width, device) for folder in flow_folders)
+    _sync(device)
+    timings['load'] += time.perf_counter() - began
+
     start = time.perf_counter()
-    builder = GraphBuilder(n_frames, height, width, settings.sigma, settings.dir_half_chain,
-                           settings.cue_half_chain, cues, device)
-    del cues
-    for folder, forward in zip(flow_folders, (True, False)):  # one direction's flows at a time
-        began = time.perf_counter()
-        flows = load_flows(folder, n_frames, height, width, device)
-        timings['load'] += time.perf_counter() - began
-        builder.walk(flows, forward)
-        del flows
-        release_free_memory()
+    blocks = feature_blocks(settings.dir_half_chain, settings.cue_half_chain, cues)
+    builder = GraphBuilder(n_frames, height, width, settings.sigma, blocks, device)
+    builder.build(fwd_flows, bwd_flows)
+    del cues, blocks, fwd_flows, bwd_flows
+    release_free_memory()
     graph, design = builder.finish()
     _sync(device)
-    timings['build'] = time.perf_counter() - start - (timings['load'] - load_before)
+    timings['build'] = time.perf_counter() - start
     seed = seed_map(settings.seed_type, height, width, settings.seed_sigma_percent).to(device)
     seed = seed.reshape(1, -1).repeat(n_frames, 1)
     save(-1, seed)  # only now: every input has been read without error

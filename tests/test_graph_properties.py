@@ -10,6 +10,7 @@ import torch
 
 from conftest import random_flows, write_video
 from graph_module.build import build_graph
+from graph_module.chains import walk_chains
 from graph_module.power_iteration import power_iterations
 from graph_module.regression import ridge_inverses
 from graph_module.run import run_graph_module
@@ -211,3 +212,46 @@ def test_no_motion_design_propagation_and_iterations_are_finite():
     with pytest.warns(UserWarning, match='zero range'):
         result = power_iterations(graph, design, inverses, x, 3)
     assert bool(torch.isfinite(result).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# declaring a node feature
+# ---------------------------------------------------------------------------------------------
+def test_a_declared_feature_block_becomes_normalised_columns():
+    """A block declared with its columns, group and fill (here: the pivot pixel's column and the
+    column where its chain lands 2 frames later, one group, and the pixel's row in a group of its
+    own) lands after the reference's blocks, normalised per group over the whole video, while the
+    reference's columns stay as they were."""
+    from graph_module.build import GraphBuilder
+    from graph_module.features import FeatureBlock, feature_blocks
+
+    n_frames, height, width = 7, 12, 16
+    fwd = random_flows(3, n_frames, height, width, quantum=None)
+    bwd = random_flows(4, n_frames, height, width, quantum=None)
+
+    def columns(chains, out):
+        out[:, :, 0] = chains.at(0).x
+        out[:, :, 1] = chains.at(2).x  # clamped to the last frame near the end of the video
+
+    def rows(chains, out):
+        out[:, :, 0] = chains.at(0).y
+
+    blocks = feature_blocks(5, -1) + [FeatureBlock('columns', 2, group='position x', reach=2, fill=columns),
+                                      FeatureBlock('rows', 1, group='position y', reach=0, fill=rows)]
+    builder = GraphBuilder(n_frames, height, width, 4.0, blocks, 'cpu')
+    builder.build(fwd, bwd)
+    _, design = builder.finish()
+    _, reference_design = build_graph(fwd, bwd, None, 4.0, 5, -1)
+    assert design.shape == (n_frames, height * width, 20 + 3 + 1)
+    assert torch.equal(design[:, :, :20], reference_design[:, :, :20])
+    assert torch.equal(design[:, :, -1], reference_design[:, :, -1])
+    grid_x = torch.arange(width, dtype=torch.float32).repeat(height)
+    landed = {(step.first_pivot + row, step.offset): step.x[row]
+              for step in walk_chains(fwd, 2, forward=True) for row in range(step.x.shape[0])}
+    raw = torch.stack([torch.stack((grid_x, landed.get((p, min(p + 2, n_frames - 1) - p), grid_x)), dim=1)
+                       for p in range(n_frames)])  # n x N x 2
+    low, high = raw.min(), raw.max()
+    assert float(raw[:, :, 1].max()) > width - 1 or float(raw[:, :, 1].min()) < 0  # chains leave the grid
+    torch.testing.assert_close(design[:, :, 20:22], (raw - low) / (high - low), rtol=0, atol=1e-6)
+    row_of_pixel = (torch.arange(height * width) // width).float() / (height - 1)
+    assert torch.equal(design[:, :, 22], row_of_pixel.expand(n_frames, -1))
