@@ -19,6 +19,15 @@ def add_common_args(parser: argparse.ArgumentParser):
     parser.add_argument('--quiet', action='store_true', help='no progress bars')
 
 
+TORCH_WRITE_ERRORS = ('PytorchStreamWriter failed', 'file write failed', 'cannot be opened')
+
+
+def _write_failed(what: str):
+    print(f'error: {what}; free some space or choose another output folder, then rerun (finished stages '
+          f'are kept)', file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     return f'warning: {message}\n'
 
@@ -35,9 +44,11 @@ def run_cli(main, *args, **kwargs):
         if error.errno not in WRITE_ERRORS:
             raise
         where = f' {error.filename}' if error.filename else ''
-        print(f'error: cannot write{where}: {WRITE_ERRORS[error.errno]}; free some space or choose another '
-              f'output folder, then rerun (finished stages are kept)', file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+        _write_failed(f'cannot write{where}: {WRITE_ERRORS[error.errno]}')
+    except RuntimeError as error:  # torch.save reports a failed write so
+        if not any(sign in str(error) for sign in TORCH_WRITE_ERRORS):
+            raise
+        _write_failed(f'cannot write a file ({str(error).splitlines()[0]}): the disk is full or read-only')
     except KeyboardInterrupt:
         print('interrupted: finished outputs are kept, a rerun redoes the rest', file=sys.stderr)
         sys.exit(130)

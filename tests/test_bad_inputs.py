@@ -177,6 +177,20 @@ def test_a_full_or_read_only_disk_is_one_line_and_exit_2(capsys, code, words):
     assert len(lines) == 1 and words in lines[0] and '/somewhere/00003.pt' in lines[0]
 
 
+def test_a_failed_torch_save_on_a_full_disk_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    import torch
+
+    def full_disk_save(obj, path):
+        raise RuntimeError('[enforce fail at inline_container.cc:595] . PytorchStreamWriter failed writing '
+                           'file data/0: file write failed')
+    monkeypatch.setattr(torch, 'save', full_disk_save)
+    with pytest.raises(SystemExit) as exit_status:
+        run_cli(lambda: torch.save(torch.zeros(1), tmp_path / 'x.pt'))
+    assert exit_status.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and 'the disk is full or read-only' in lines[0]
+
+
 def test_the_references_paths_section_is_ignored_with_a_note(tmp_path):
     path = tiny_config(tmp_path / 'paths.ini', extra='\n[PATHS]\nFRAMES_PATH =\n')
     with pytest.warns(UserWarning, match=r'\[PATHS\] is ignored'):
