@@ -38,24 +38,31 @@ def annotation_files(annotation_dir, frames) -> list:
     return annotations
 
 
-def score_run(out_path, name: str, stages, annotation_dir, frames, threshold: float = 0.5) -> dict:
-    """{label: SequenceScores} for each (stage, cycle, soft PNG folder) of a run, written to
-    scores.json. Stage PNGs are named by frame position (%05d.png), annotations like the frames."""
+def davis_stage_scorer(annotation_dir, frames, name: str, threshold: float = 0.5):
+    """score_stage for score_run: J and F of a stage's PNG folder (named by frame position,
+    %05d.png) against a video's DAVIS annotations (named like the frames)."""
     annotations = annotation_files(annotation_dir, frames)
     position = {Path(frame).stem: index for index, frame in enumerate(frames)}
-    scores = {}
-    for stage, cycle, folder in stages:
+
+    def score_stage(folder):
         pairs = [(a, Path(folder) / ('%05d.png' % position[a.stem])) for a in annotations[1:-1]]
-        scores[stage_label(stage, cycle)] = evaluate_frame_pairs(name, pairs, threshold)
+        return evaluate_frame_pairs(name, pairs, threshold)
+    return score_stage
+
+
+def score_run(out_path, stages, score_stage) -> dict:
+    """{label: record} for each (stage, cycle, soft PNG folder) of a run, written to scores.json;
+    `score_stage(folder)` scores one stage's soft PNG folder (a record with to_dict)."""
+    scores = {stage_label(stage, cycle): score_stage(folder) for stage, cycle, folder in stages}
     with atomic_file(Path(out_path) / SCORES_NAME) as tmp:
         tmp.write_text(json.dumps({label: s.to_dict() for label, s in scores.items()}, indent=1) + '\n')
     return scores
 
 
-def read_scores(out_path) -> dict:
-    """The saved {label: SequenceScores} of a run, or {} if it has none."""
+def read_scores(out_path, record_type=SequenceScores) -> dict:
+    """The saved {label: record_type} of a run, or {} if it has none."""
     try:
         data = json.loads((Path(out_path) / SCORES_NAME).read_text())
     except (OSError, ValueError):
         return {}
-    return {label: SequenceScores.from_dict(values) for label, values in data.items()}
+    return {label: record_type.from_dict(values) for label, values in data.items()}

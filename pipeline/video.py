@@ -9,6 +9,7 @@ every later stage is redone. The run holds a lock on out_path (ike_utils.run_loc
 import dataclasses
 import json
 import math
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -94,8 +95,9 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
 
         def invalidate_after(folder):
             def before_redo():
-                for later in plan[plan.index(folder) + 1:]:
+                for later in plan[plan.index(folder) + 1:-1]:
                     invalidate(later)
+                shutil.rmtree(plan[-1], ignore_errors=True)  # final/, with whatever was added to it
                 (out_path / SCORES_NAME).unlink(missing_ok=True)
             return before_redo
 
