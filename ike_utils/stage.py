@@ -146,17 +146,23 @@ def invalidate(folder):
 class Stage:
     """What a stage reads, how, and what it writes. `inputs`: {label: [paths]}; `content_inputs`:
     labels whose file contents are hashed (cheap inputs such as frames); `outputs`: paths relative
-    to `folder`, each a file or a folder that must exist when the stage is done."""
+    to `folder`, each a file or a folder that must exist when the stage is done, or None when only
+    the work knows them (it sets them before it returns; the record keeps them)."""
     name: str
     folder: Path
     inputs: dict
     settings: dict
-    outputs: tuple
+    outputs: Optional[tuple]
     content_inputs: tuple = ()
     _input_prints: Optional[dict] = field(default=None, repr=False)
 
-    def output_paths(self):
-        return [Path(self.folder) / name for name in self.outputs]
+    def output_names(self, record=None) -> tuple:
+        if self.outputs is not None:
+            return tuple(self.outputs)
+        return tuple((record or {}).get('outputs') or ())
+
+    def output_paths(self, record=None):
+        return [Path(self.folder) / name for name in self.output_names(record)]
 
     def input_prints(self) -> dict:
         if self._input_prints is None:
@@ -164,8 +170,8 @@ class Stage:
                                   for label, paths in self.inputs.items()}
         return self._input_prints
 
-    def output_prints(self) -> dict:
-        return {name: fingerprint([Path(self.folder) / name]) for name in self.outputs}
+    def output_prints(self, record=None) -> dict:
+        return {name: fingerprint([Path(self.folder) / name]) for name in self.output_names(record)}
 
     def _same_work(self, record) -> bool:
         return (record is not None and record.get('stage') == self.name
@@ -175,7 +181,8 @@ class Stage:
         """Whether the outputs on disk are complete and were made from these inputs and settings."""
         record = read_record(self.folder)
         return (self._same_work(record) and record.get('state') == 'done'
-                and all(p.exists() for p in self.output_paths()) and record.get('outputs') == self.output_prints())
+                and all(p.exists() for p in self.output_paths(record))
+                and record.get('outputs') == self.output_prints(record))
 
     def result(self) -> dict:
         """What the work returned when the stage was done (e.g. the training losses), or {}."""
@@ -193,21 +200,23 @@ def run_stage(stage: Stage, work: Callable[[bool], Optional[dict]], before_redo:
     with folder_lock(folder, flag):
         if not force and stage.is_done():
             return False
+        remove_dead_temporaries(folder)
         if prepare is not None:
             prepare()
         if before_redo is not None:
             before_redo()
         previous = read_record(folder)
         resume = stage._same_work(previous) and not force
-        remove_dead_temporaries(folder)
         record = {'stage': stage.name, 'state': 'running', 'pid': os.getpid(), 'inputs': stage.input_prints(),
-                  'settings': _plain(stage.settings), 'outputs': {name: None for name in stage.outputs},
+                  'settings': _plain(stage.settings), 'outputs': {name: None for name in stage.output_names()},
                   'sources': {label: _sources(paths) for label, paths in stage.inputs.items()}}
         _write_record(folder, record)
         if not resume:
-            for name in set(stage.outputs) | set((previous or {}).get('outputs', {})):
+            for name in set(stage.output_names()) | set((previous or {}).get('outputs') or {}):
                 _remove(folder / name)
         result = work(resume) or {}
+        if stage.outputs is None:
+            raise RuntimeError(f'stage {stage.name} did not say what it wrote')
         missing = [p for p in stage.output_paths() if not p.exists()]
         if missing:
             raise RuntimeError(f'stage {stage.name} finished without writing {missing[0]}')

@@ -8,7 +8,7 @@ from ike_utils.errors import InputError
 from ike_utils.frames import list_frames
 from pipeline.dataset import parse_shard, run_dataset, shard
 from pipeline.scoring import annotation_files, davis_stage_scorer, score_run
-from pipeline.video_file import OVERLAY_NAME, decode_video, forget_flow, write_overlay_video
+from pipeline.video_file import OVERLAY_NAME, decode_video, write_overlay_video
 
 
 def run_one_video(frames_path, out_path, config_path, options, device='auto', annotations=None, quiet=False,
@@ -43,9 +43,7 @@ def run_video_file(video_path, out_path, config_path, options, decode_options, d
     out_path/final/overlay.mp4 (as many frames as were segmented, at the source rate / stride)."""
     load_config(config_path)  # a bad config fails before the decoding
     frames_dir = Path(out_path) / 'frames'
-    fps, decoded = decode_video(video_path, frames_dir, decode_options, quiet=quiet)
-    if decoded:
-        forget_flow(out_path)
+    fps, _ = decode_video(video_path, frames_dir, decode_options, quiet=quiet)  # new frames redo every stage
     return run_one_video(frames_dir, out_path, config_path, options, device, annotations, quiet, overlay_fps=fps)
 
 
