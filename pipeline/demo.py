@@ -1,6 +1,5 @@
 """The demo: the loop on a synthetic clip with a known mask."""
 import time
-from pathlib import Path
 
 import numpy as np
 
