@@ -104,6 +104,23 @@ class Config:
             self._check_range(section, key, value, min_value, max_value)
         return values
 
+    def get_float_list(self, section, key, default=_REQUIRED, min_value=None, max_value=None):
+        """A comma-separated list of numbers; an empty value gives an empty tuple."""
+        raw = self._raw(section, key, default)
+        if raw is None:
+            return default
+        if raw == '':
+            return ()
+        try:
+            values = tuple(float(part) for part in raw.split(','))
+        except ValueError:
+            raise self._bad(section, key, raw, 'comma-separated numbers') from None
+        for value in values:
+            if value != value:
+                raise self._bad(section, key, raw, 'comma-separated numbers, not NaN')
+            self._check_range(section, key, value, min_value, max_value)
+        return values
+
     def get_lines(self, section, key, default=()):
         """A multi-line value (one item per line, blank lines and ;/# comments dropped)."""
         raw = self._raw(section, key, default)

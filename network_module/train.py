@@ -22,7 +22,8 @@ from ike_utils.errors import InputError
 from ike_utils.frames import list_frames
 from ike_utils.images import save_soft_map_png
 from ike_utils.stage import Stage, require_finite, run_stage
-from network_module.data import batches, load_video, pseudo_label_name, training_targets
+from network_module.augment import augment_batch
+from network_module.data import batches, confident_targets, load_video, pseudo_label_name, training_targets
 from network_module.losses import segmentation_loss
 from network_module.model import ResNet_UNet
 from network_module.settings import NetworkSettings
@@ -66,42 +67,68 @@ def build_optimizer(model, settings: NetworkSettings) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
 
 
-def train_step(model, optimizer, images, hard_labels, soft_labels, settings, device) -> float:
-    """One AdamW step on a batch (images B x 3 x H x W, labels B x H x W); returns the loss."""
+def targets(soft: torch.Tensor, settings: NetworkSettings):
+    """What the network learns from the soft masks (n x H x W): hard labels, soft Dice targets and
+    the mask of the pixels the loss counts (None for all of them, the reference)."""
+    if settings.label_band:
+        return confident_targets(soft, *settings.label_band)
+    return (*training_targets(soft), None)
+
+
+def train_step(model, optimizer, images, hard_labels, soft_labels, settings, device, valid=None) -> float:
+    """One AdamW step on a batch (images B x 3 x H x W, labels and the optional mask of the pixels
+    the loss counts B x H x W); returns the loss."""
     images = _to_layout(images.to(device, non_blocking=True), settings)
     optimizer.zero_grad(set_to_none=True)
     with autocast(settings, device):
         logits = model(images)
-    loss = segmentation_loss(logits, hard_labels.to(device), soft_labels.to(device))
+    loss = segmentation_loss(logits, hard_labels.to(device), soft_labels.to(device),
+                             None if valid is None else valid.to(device))
     loss.backward()
     optimizer.step()
     return loss.item()
 
 
-def train_epoch(model, optimizer, frames, hard_labels, soft_labels, settings, generator, device, progress=None):
-    """One pass over the shuffled video (last incomplete batch dropped); returns the mean loss."""
+def train_epoch(model, optimizer, frames, hard_labels, soft_labels, valid, settings, generator, device,
+                progress=None):
+    """One pass over the shuffled video (last incomplete batch dropped), each batch augmented if the
+    settings say so (with `generator`, like the shuffling); returns the mean loss."""
     model.train()
     losses = []
     for batch in batches(len(frames), settings.batch_size, generator):
-        losses.append(train_step(model, optimizer, frames[batch], hard_labels[batch], soft_labels[batch],
-                                 settings, device))
+        batch_data = (frames[batch], hard_labels[batch], soft_labels[batch], None if valid is None else valid[batch])
+        if settings.augment:
+            batch_data = augment_batch(*batch_data, generator)
+        images, hard, soft, batch_valid = batch_data
+        losses.append(train_step(model, optimizer, images, hard, soft, settings, device, batch_valid))
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f'{losses[-1]:.4f}')
     return sum(losses) / len(losses)
 
 
+def foreground_probability(model, images, settings, device) -> torch.Tensor:
+    """Softmax foreground probability of a batch (B x 3 x H x W) -> B x H x W float32, on device."""
+    images = _to_layout(images.to(device), settings)
+    with autocast(settings, device):
+        logits = model(images)
+    return torch.softmax(logits.float(), dim=1)[:, 1]
+
+
 @torch.inference_mode()
 def predict(model, frames, settings, device, quiet=True) -> torch.Tensor:
-    """Softmax foreground probability of every frame, n x H x W float32 on the CPU."""
+    """Softmax foreground probability of every frame, n x H x W float32 on the CPU; with
+    test_time_flip, the mean of that of the frame and that of its mirror image (mirrored back)."""
     model.eval()
     out = torch.empty(frames.shape[0], frames.shape[2], frames.shape[3], dtype=torch.float32)
     step = settings.batch_size
     for start in tqdm(range(0, len(frames), step), desc='predict', unit='batch', leave=False, disable=quiet):
-        images = _to_layout(frames[start:start + step].to(device), settings)
-        with autocast(settings, device):
-            logits = model(images)
-        out[start:start + step] = torch.softmax(logits.float(), dim=1)[:, 1].cpu()
+        images = frames[start:start + step]
+        probability = foreground_probability(model, images, settings, device)
+        if settings.test_time_flip:
+            mirrored = foreground_probability(model, images.flip(-1), settings, device).flip(-1)
+            probability = (probability + mirrored) / 2
+        out[start:start + step] = probability.cpu()
     return out
 
 
@@ -165,7 +192,7 @@ def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet
     """The network stage's work on the loaded video (frames, soft, original_size); returns the mean
     training loss of every epoch."""
     frames, original_size = video.pop('frames'), video['original_size']
-    hard, soft = training_targets(video.pop('soft'))
+    hard, soft, valid = targets(video.pop('soft'), settings)
     out_path = Path(out_path)
 
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
@@ -179,12 +206,14 @@ def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet
         generator.manual_seed(seed)
     optimizer = build_optimizer(model, settings)
     frames, hard, soft = frames.to(device), hard.to(device), soft.to(device)
+    valid = None if valid is None else valid.to(device)
 
     losses = []
     n_steps = len(frames) // settings.batch_size
     with tqdm(total=settings.n_epochs * n_steps, desc='network', unit='step', disable=quiet) as progress:
         for epoch in range(1, settings.n_epochs + 1):
-            losses.append(train_epoch(model, optimizer, frames, hard, soft, settings, generator, device, progress))
+            losses.append(train_epoch(model, optimizer, frames, hard, soft, valid, settings, generator, device,
+                                      progress))
             if not math.isfinite(losses[-1]):
                 raise InputError(f'network training diverged (loss {losses[-1]} in epoch {epoch}); lower '
                                  f'[Network Module] learning_rate (now {settings.learning_rate:g})')
