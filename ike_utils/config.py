@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from ike_utils.errors import InputError
+from ike_utils.repo import DEFAULT_CONFIG, project_path
 
 _REQUIRED = object()
 IGNORED_SECTIONS = ('PATHS',)  # the reference's paths; ours are command-line arguments
@@ -181,13 +182,15 @@ def check_known_keys(config: Config):
 
 
 def load_config(path) -> Config:
-    """Parse `path` and check that every key and section is known; a missing or malformed file is an
+    """Parse `path` (a relative one not found here is looked up in the repository, e.g.
+    configs/cpu.ini) and check that every key and section is known; a missing or malformed file is an
     InputError naming it."""
-    path = Path(path)
+    path = project_path(path)
     if path.is_dir():
         raise InputError(f'config file {path} is a folder; pass the .ini file, e.g. --config ./config.ini')
     if not path.is_file():
-        raise InputError(f'config file {path} does not exist; pass --config ./config.ini')
+        raise InputError(f'config file {path} does not exist; pass --config with an existing file, '
+                         f'e.g. {DEFAULT_CONFIG} (the paper\'s settings)')
     parser = configparser.ConfigParser(inline_comment_prefixes=(';', '#'))
     try:
         with open(path) as handle:

@@ -15,18 +15,21 @@ import math
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from ike_utils.atomic import atomic_dir, atomic_file
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames
 from ike_utils.images import save_soft_map_png
+from ike_utils.progress import note, progress_bar
 from ike_utils.stage import Stage, require_finite, run_stage
 from network_module.augment import augment_batch
 from network_module.data import batches, confident_targets, load_video, pseudo_label_name, training_targets
 from network_module.losses import segmentation_loss
 from network_module.model import ResNet_UNet
 from network_module.settings import NetworkSettings
+
+DEFAULT_SEED = 0  # the command lines seed every run (initial weights, batch order); None draws a fresh one
+
 
 def epoch_name(epoch: int) -> str:
     return 'epoch_%05d' % epoch
@@ -122,7 +125,8 @@ def predict(model, frames, settings, device, quiet=True) -> torch.Tensor:
     model.eval()
     out = torch.empty(frames.shape[0], frames.shape[2], frames.shape[3], dtype=torch.float32)
     step = settings.batch_size
-    for start in tqdm(range(0, len(frames), step), desc='predict', unit='batch', leave=False, disable=quiet):
+    starts = range(0, len(frames), step)
+    for start in progress_bar(desc='predict', unit='batch', leave=False, quiet=quiet, iterable=starts):
         images = frames[start:start + step]
         probability = foreground_probability(model, images, settings, device)
         if settings.test_time_flip:
@@ -210,13 +214,14 @@ def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet
 
     losses = []
     n_steps = len(frames) // settings.batch_size
-    with tqdm(total=settings.n_epochs * n_steps, desc='network', unit='step', disable=quiet) as progress:
+    with progress_bar(total=settings.n_epochs * n_steps, desc='network', unit='step', quiet=quiet) as progress:
         for epoch in range(1, settings.n_epochs + 1):
             losses.append(train_epoch(model, optimizer, frames, hard, soft, valid, settings, generator, device,
                                       progress))
             if not math.isfinite(losses[-1]):
                 raise InputError(f'network training diverged (loss {losses[-1]} in epoch {epoch}); lower '
                                  f'[Network Module] learning_rate (now {settings.learning_rate:g})')
+            note(f'network: epoch {epoch}/{settings.n_epochs}, mean loss {losses[-1]:.4f}', quiet)
             if epoch in settings.to_save_epochs:
                 probabilities = predict(model, frames, settings, device, quiet=quiet)
                 save_epoch(out_path, epoch, model, probabilities, original_size, settings, losses[-1])

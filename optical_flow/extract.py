@@ -18,13 +18,13 @@ from pathlib import Path
 
 import torch
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
 from ike_utils.device import resolve_device
 from ike_utils.errors import InputError
 from ike_utils.flow_io import flow_file_name, read_flo, write_flo
 from ike_utils.frames import check_jpeg_end, list_frames, read_frame_bgr
 from ike_utils.images import write_image
+from ike_utils.progress import progress_bar
 from ike_utils.stage import Stage, run_stage
 from optical_flow.classic import ClassicFlow
 from optical_flow.visualize import flow_to_color
@@ -205,7 +205,7 @@ def _compute_pairs(estimator, files, frame_size, todo, folders, viz_folders, bat
     if viz_folders:
         for folder in viz_folders.values():
             folder.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=pairs, initial=done, unit='pair', desc=f'flow ({method})', disable=quiet) as progress:
+    with progress_bar(total=pairs, initial=done, unit='pair', desc=f'flow ({method})', quiet=quiet) as progress:
         carried = None  # (frame index, prepared frame): the last frame of a batch starts the next one
         for batch in _batches(todo, batch_pairs):
             frame_indices = list(range(batch[0], batch[-1] + 2))

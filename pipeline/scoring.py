@@ -39,21 +39,29 @@ def annotation_files(annotation_dir, frames) -> list:
 
 
 def davis_stage_scorer(annotation_dir, frames, name: str, threshold: float = 0.5):
-    """score_stage for score_run: J and F of a stage's PNG folder (named by frame position,
-    %05d.png) against a video's DAVIS annotations (named like the frames)."""
+    """score_stage for score_run: J and F of a folder of PNG masks, named by frame position
+    (naming 'index', %05d.png) or like the frames ('frame'), against a video's DAVIS annotations
+    (named like the frames)."""
     annotations = annotation_files(annotation_dir, frames)
     position = {Path(frame).stem: index for index, frame in enumerate(frames)}
 
-    def score_stage(folder):
-        pairs = [(a, Path(folder) / ('%05d.png' % position[a.stem])) for a in annotations[1:-1]]
+    def score_stage(folder, naming):
+        pairs = [(a, Path(folder) / ('%05d.png' % position[a.stem] if naming == 'index' else a.name))
+                 for a in annotations[1:-1]]
         return evaluate_frame_pairs(name, pairs, threshold)
     return score_stage
 
 
-def score_run(out_path, stages, score_stage) -> dict:
+def score_run(out_path, stages, final_dir, score_stage) -> dict:
     """{label: record} for each (stage, cycle, soft PNG folder) of a run, written to scores.json;
-    `score_stage(folder)` scores one stage's soft PNG folder (a record with to_dict)."""
-    scores = {stage_label(stage, cycle): score_stage(folder) for stage, cycle, folder in stages}
+    `score_stage(folder, naming)` scores one folder of PNG masks (a record with to_dict). The last
+    stage is scored on what the run delivers, final_dir/masks (named like the frames: naming
+    'frame'); the others on their soft maps (named by frame position: 'index')."""
+    scores = {}
+    for position, (stage, cycle, folder) in enumerate(stages):
+        last = position == len(stages) - 1
+        scores[stage_label(stage, cycle)] = score_stage(Path(final_dir) / 'masks' if last else folder,
+                                                        'frame' if last else 'index')
     with atomic_file(Path(out_path) / SCORES_NAME) as tmp:
         tmp.write_text(json.dumps({label: s.to_dict() for label, s in scores.items()}, indent=1) + '\n')
     return scores

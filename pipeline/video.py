@@ -10,7 +10,6 @@ import dataclasses
 import json
 import math
 import shutil
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +21,15 @@ from ike_utils.atomic import atomic_file
 from ike_utils.config import Config
 from ike_utils.errors import InputError
 from ike_utils.frames import frame_size, list_frames
+from ike_utils import progress
+from ike_utils.repo import DEFAULT_RAFT_CHECKPOINT
 from ike_utils.run_lock import folder_lock
 from ike_utils.stage import invalidate
 from network_module.settings import NetworkSettings
-from network_module.train import image_folder, run_network
+from network_module.train import DEFAULT_SEED, image_folder, run_network
 from optical_flow.extract import extract_flows, max_motion
 from pipeline.final import write_empty_final, write_final
+from pipeline.provenance import write_run_record
 from pipeline.scoring import SCORES_NAME
 
 STATIC_MOTION = 1e-3  # pixels: below this largest flow anywhere, nothing moves
@@ -38,10 +40,10 @@ class LoopOptions:
     """How the loop runs (the math lives in the config); checked when made."""
     cycles: int = 3
     flow_method: str = 'raft'
-    checkpoint: Optional[str] = 'RAFT/models/raft-things.pth'
+    checkpoint: Optional[str] = str(DEFAULT_RAFT_CHECKPOINT)
     flow_iters: int = 20
     threshold: float = 0.5
-    seed: Optional[int] = None
+    seed: Optional[int] = DEFAULT_SEED
 
     def __post_init__(self):
         if self.cycles < 1:
@@ -84,29 +86,41 @@ def check_video(files, config: Config, options: LoopOptions) -> NetworkSettings:
 
 def run_video(frames_path, out_path, config: Config, options: LoopOptions, device, quiet=True):
     """Run the whole loop on one video. Returns {'stages': [(stage, cycle, soft PNG folder), ...],
-    'final': final folder, 'frames': the frame files, 'seconds': {...}}."""
+    'final': final folder, 'frames': the frame files, 'seconds': {...}}. Prints a line as each stage
+    starts, ends or is skipped (unless quiet); `seconds` holds the stages that ran."""
     frames_path, out_path = Path(frames_path), Path(out_path)
     files = list_frames(frames_path, min_count=2)
     network_settings = check_video(files, config, options)
+    video = frames_path.name
     with folder_lock(out_path):
         original_size = frame_size(files)
+        write_run_record(out_path, config, options)
         plan = stage_folders(out_path, options.cycles)
         seconds, stages = {}, []
 
-        def invalidate_after(folder):
+        def run_stage_of_loop(label, folder, call):
+            """call(before_redo) runs one stage; when it is redone, every later stage is invalidated
+            first; a line says that it started and ended, or that it was skipped."""
+            redone = {}
+
             def before_redo():
                 for later in plan[plan.index(folder) + 1:-1]:
                     invalidate(later)
                 shutil.rmtree(plan[-1], ignore_errors=True)  # final/, with whatever was added to it
                 (out_path / SCORES_NAME).unlink(missing_ok=True)
-            return before_redo
+                redone['lines'] = progress.Stage(f'{video}: {label}', quiet)
+            result = call(before_redo)
+            if redone:
+                seconds[str(folder.relative_to(out_path))] = redone['lines'].done()
+            else:
+                progress.Stage.skipped(f'{video}: {label}', quiet)
+            return result
 
-        began = time.perf_counter()
         flow_dir = plan[0]
-        extract_flows(frames_path, flow_dir, method=options.flow_method,
-                      checkpoint=options.checkpoint if options.flow_method == 'raft' else None,
-                      iters=options.flow_iters, device=device, quiet=quiet, before_redo=invalidate_after(flow_dir))
-        seconds['flow'] = time.perf_counter() - began
+        run_stage_of_loop(f'flow ({options.flow_method})', flow_dir, lambda before_redo: extract_flows(
+            frames_path, flow_dir, method=options.flow_method,
+            checkpoint=options.checkpoint if options.flow_method == 'raft' else None,
+            iters=options.flow_iters, device=device, quiet=quiet, before_redo=before_redo))
         if max_motion(flow_dir) < STATIC_MOTION:
             warnings.warn(f'nothing moves in {frames_path} (the flow is zero everywhere): no moving object was '
                           f'found; no graph or network pass runs, and final/ holds empty masks')
@@ -115,27 +129,38 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
             settings = graph_settings(config)
             final_dir = write_empty_final(files, flow_dir, plan[-1], original_size,
                                           (settings.working_h, settings.working_w))
+            _update_timings(out_path / 'timings.json', seconds)
             return {'stages': [], 'final': final_dir, 'frames': files, 'seconds': seconds}
 
         features = ()
         for cycle in range(1, options.cycles + 1):
             graph_dir = out_path / f'cycle_{cycle}' / 'graph'
-            began = time.perf_counter()
-            _, (soft_pt, soft_png) = run_graph_stage(frames_path, flow_dir, graph_dir, graph_settings(config, features),
-                                                     device, quiet=quiet, before_redo=invalidate_after(graph_dir))
-            seconds[f'cycle_{cycle}/graph'] = time.perf_counter() - began
+            settings = graph_settings(config, features)
+            _, (soft_pt, soft_png) = run_stage_of_loop(f'cycle {cycle} graph', graph_dir, lambda before_redo: (
+                run_graph_stage(frames_path, flow_dir, graph_dir, settings, device, quiet=quiet,
+                                before_redo=before_redo)))
             stages.append(('graph', cycle, soft_png))
             if cycle == options.cycles:
                 break
             network_dir = out_path / f'cycle_{cycle}' / 'network'
-            began = time.perf_counter()
-            folders = run_network(frames_path, soft_pt, network_dir, network_settings, device, seed=options.seed,
-                                  quiet=quiet, before_redo=invalidate_after(network_dir))
-            seconds[f'cycle_{cycle}/network'] = time.perf_counter() - began
+            folders = run_stage_of_loop(f'cycle {cycle} network', network_dir, lambda before_redo: run_network(
+                frames_path, soft_pt, network_dir, network_settings, device, seed=options.seed, quiet=quiet,
+                before_redo=before_redo))
             stages.append(('network', cycle, image_folder(network_dir, network_settings.to_save_epochs[-1])))
             features = (folders[-1],)
 
         final_dir = write_final(files, soft_pt, soft_png, plan[-1], original_size, options.threshold)
-        with atomic_file(out_path / 'timings.json') as tmp:
-            tmp.write_text(json.dumps(seconds, indent=1) + '\n')
+        _update_timings(out_path / 'timings.json', seconds)
     return {'stages': stages, 'final': final_dir, 'frames': files, 'seconds': seconds}
+
+
+def _update_timings(path: Path, seconds: dict) -> None:
+    """timings.json: the seconds of the stages that ran now, and the earlier figures of the others
+    (a rerun that skips a stage keeps the time it took)."""
+    try:
+        timings = json.loads(path.read_text())
+    except (OSError, ValueError):
+        timings = {}
+    timings.update(seconds)
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(timings, indent=1) + '\n')

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Optional
 
 import cv2
-from tqdm import tqdm
 
 from evaluation.report import read_mask
 from ike_utils.atomic import atomic_file
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames, read_frame_bgr
 from ike_utils.images import overlay_mask
+from ike_utils.progress import progress_bar
 from ike_utils.stage import Stage, run_stage
 
 FRAME_NAME = '%05d.jpg'
@@ -78,7 +78,7 @@ def decode_video(video_path, frames_dir, options: DecodeOptions = DecodeOptions(
             shutil.rmtree(decoded, ignore_errors=True)
             decoded.mkdir(parents=True)
             kept, index = 0, 0
-            with tqdm(desc='decoding', unit='frame', disable=quiet) as progress:
+            with progress_bar(desc='decoding', unit='frame', quiet=quiet) as progress:
                 while options.max_frames is None or kept < options.max_frames:
                     ok, frame = capture.read()
                     if not ok:
