@@ -98,9 +98,9 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
         plan = stage_folders(out_path, options.cycles)
         seconds, stages = {}, []
 
-        def run_stage_of_loop(label, folder, call):
+        def run_stage_of_loop(label, folder, call, detail=lambda result: ''):
             """call(before_redo) runs one stage; when it is redone, every later stage is invalidated
-            first; a line says that it started and ended, or that it was skipped."""
+            first; a line says that it started and ended (with `detail(result)`), or that it was skipped."""
             redone = {}
 
             def before_redo():
@@ -111,7 +111,7 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
                 redone['lines'] = progress.Stage(f'{video}: {label}', quiet)
             result = call(before_redo)
             if redone:
-                seconds[str(folder.relative_to(out_path))] = redone['lines'].done()
+                seconds[str(folder.relative_to(out_path))] = redone['lines'].done(detail(result))
             else:
                 progress.Stage.skipped(f'{video}: {label}', quiet)
             return result
@@ -120,7 +120,8 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
         run_stage_of_loop(f'flow ({options.flow_method})', flow_dir, lambda before_redo: extract_flows(
             frames_path, flow_dir, method=options.flow_method,
             checkpoint=options.checkpoint if options.flow_method == 'raft' else None,
-            iters=options.flow_iters, device=device, quiet=quiet, before_redo=before_redo))
+            iters=options.flow_iters, device=device, quiet=quiet, before_redo=before_redo),
+            lambda summary: f'{summary.computed} pair(s) computed, {summary.skipped} done before')
         if max_motion(flow_dir) < STATIC_MOTION:
             warnings.warn(f'nothing moves in {frames_path} (the flow is zero everywhere): no moving object was '
                           f'found; no graph or network pass runs, and final/ holds empty masks')
