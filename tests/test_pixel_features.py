@@ -148,3 +148,23 @@ def test_motion_prior_pulls_the_power_iteration_onto_the_object_when_the_camera_
     motion = compute_pixel_maps(['relative_motion'], fwd, bwd, None)['relative_motion']
     plain, weighted = segment(None), segment(motion_prior(motion, 0.1))
     assert plain < 0.95 and weighted > 0.99
+
+
+def test_graph_module_with_the_ike_plus_keys_segments_a_panning_clip(tmp_path):
+    """run_graph_module end to end (frames and flows from disk) with pixel features and the prior."""
+    from dataclasses import replace
+    from ike_utils.synthetic import make_clip, write_clip
+    from graph_module.run import run_graph_module
+    n, height, width = 12, 48, 80
+    clip = make_clip(n_frames=n, height=height, width=width, background_velocity=(-2.0, 0.8))
+    folder = write_clip(clip, tmp_path / 'clip')
+    faithful = replace(GraphSettings.from_config(_config(GRAPH_SECTION)), working_h=height, working_w=width,
+                       n_iterations=10, to_save_iterations=(9,))
+    plus = replace(faithful, pixel_features=tuple(PIXEL_FEATURES), motion_prior=0.1)
+
+    def j_mean(settings, name):
+        run_graph_module(folder / 'frames', folder / 'flow', tmp_path / name, settings, torch.device('cpu'), quiet=True)
+        maps = [torch.load(tmp_path / name / 'iter_9' / ('%05d.pt' % t))[..., 0].numpy() >= 0.5 for t in range(n)]
+        return np.mean([(m & t).sum() / (m | t).sum() for m, t in zip(maps, clip.masks)])
+
+    assert j_mean(plus, 'plus') > max(0.97, j_mean(faithful, 'faithful'))
