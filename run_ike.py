@@ -1,15 +1,19 @@
 """IKE, the whole loop: optical flow, then graph and network cycles, then the final masks.
 
-    python run_ike.py --frames_path F --out_path O --config ./config.ini [--cycles 3] [--flow_method dis]
+    python run_ike.py --video clip.mp4 --out_path O [--max_frames N] [--stride K] [--max_side S] --flow_method dis
+    python run_ike.py --frames_path F --out_path O --config ./config.ini [--cycles 3] [--flow_method dis] [--save_video]
     python run_ike.py --dataset_root DAVIS --out_path O [--sequences a,b] [--shard 1/8] [--workers 2]
+    python run_ike.py --dataset segtrackv2 --dataset_root SegTrackv2 --out_path O   # or youtube-objects
 
 A rerun skips every stage whose outputs are complete and redoes an interrupted one.
 """
 import argparse
 
+from evaluation.datasets import BENCHMARKS, DEFAULT_BENCHMARK
 from ike_utils.cli import add_common_args, run_cli
-from pipeline.run import run_many_videos, run_one_video
+from pipeline.run import run_many_videos, run_one_video, run_video_file
 from pipeline.video import LoopOptions
+from pipeline.video_file import FOLDER_FPS, DecodeOptions
 
 
 def main(args):
@@ -18,17 +22,23 @@ def main(args):
     if args.dataset_root:
         run_many_videos(args.dataset_root, args.out_path, args.config, options,
                         args.sequences.split(',') if args.sequences else None, args.shard, args.workers,
-                        args.device, args.quiet)
+                        args.device, args.quiet, args.dataset)
+    elif args.video:
+        run_video_file(args.video, args.out_path, args.config, options,
+                       DecodeOptions(args.max_frames, args.stride, args.max_side), args.device, args.annotations,
+                       args.quiet)
     else:
         run_one_video(args.frames_path, args.out_path, args.config, options, args.device, args.annotations,
-                      args.quiet)
+                      args.quiet, overlay_fps=FOLDER_FPS if args.save_video else None)
 
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--video', help='one video file (anything OpenCV reads: .mp4, .avi, ...), decoded '
+                                        'once into OUT/frames/; writes OUT/final/overlay.mp4')
     source.add_argument('--frames_path', help='one video: a folder of frames')
-    source.add_argument('--dataset_root', help='many videos: a DAVIS-layout root (JPEGImages/480p/<video>)')
+    source.add_argument('--dataset_root', help='many videos: the root of a benchmark release (see --dataset)')
     parser.add_argument('--out_path', required=True, help='where everything is written')
     parser.add_argument('--config', '--config_file', dest='config', default='./config.ini')
     parser.add_argument('--cycles', type=int, default=3, help='graph passes; a network pass sits between two (default 3)')
@@ -38,7 +48,14 @@ if __name__ == '__main__':
     parser.add_argument('--iters', type=int, default=20, help='RAFT refinement iterations')
     parser.add_argument('--threshold', type=float, default=0.5, help='soft map -> mask threshold')
     parser.add_argument('--seed', type=int, default=None, help='network seed (repeatable CPU runs)')
+    parser.add_argument('--max_frames', type=int, help='--video: keep at most this many frames (after --stride)')
+    parser.add_argument('--stride', type=int, default=1, help='--video: keep every K-th frame (default 1)')
+    parser.add_argument('--max_side', type=int, help='--video: shrink frames whose longer side is above S pixels')
+    parser.add_argument('--save_video', action='store_true',
+                        help=f'--frames_path: also write OUT/final/overlay.mp4 ({FOLDER_FPS:g} frames per second)')
     parser.add_argument('--annotations', help='one video: its ground-truth masks, to print J and F')
+    parser.add_argument('--dataset', default=DEFAULT_BENCHMARK, choices=list(BENCHMARKS),
+                        help='dataset: the layout and protocol of --dataset_root (default: davis2016)')
     parser.add_argument('--sequences', help='dataset: comma-separated video names (default: all)')
     parser.add_argument('--shard', help='dataset: i/n, this task\'s share of the videos (1 <= i <= n)')
     parser.add_argument('--workers', type=int, default=1, help='dataset: videos processed at once')

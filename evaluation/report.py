@@ -164,13 +164,16 @@ def write_contact_sheet(frames_dir, masks_dir, path, tiles: int = 12, columns: i
     write_image(path, contact_sheet(frame_files, mask_files, tiles, columns, tile_width))
 
 
-def write_report(report_dir, scores_by_cycle, videos=None, title: str = 'IKE reproduction report') -> Path:
-    """The whole report folder: report.md (tables, plot, sheets), scores_by_cycle.png and
-    contact_sheets/<video>.jpg for each `videos` entry name -> (frames_dir, masks_dir).
-    Returns the path of report.md."""
+def write_report(report_dir, scores_by_cycle, videos=None, title: str = 'IKE reproduction report',
+                 tables: str = '') -> Path:
+    """The whole report folder: report.md (`tables` first, then the DAVIS tables and plot of
+    `scores_by_cycle` if given, then the sheets), scores_by_cycle.png and contact_sheets/<video>.jpg
+    for each `videos` entry name -> (frames_dir, masks_dir). Returns the path of report.md."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     lines = [f'# {title}', '']
+    if tables:
+        lines += [tables, '']
     if scores_by_cycle:
         plot_scores_by_cycle(scores_by_cycle, report_dir / 'scores_by_cycle.png')
         lines += ['![J and F mean per cycle](scores_by_cycle.png)', '', markdown_tables(scores_by_cycle)]

@@ -5,13 +5,26 @@ import torch.nn.functional as F
 CLASS_WEIGHTS = (0.5, 0.5)  # the reference's; equal weights make it the plain mean
 
 
+def two_channel_targets(soft_foreground: torch.Tensor) -> torch.Tensor:
+    """The reference's soft target: background 1 - s and foreground s. B x H x W -> B x 2 x H x W."""
+    return torch.stack((1 - soft_foreground, soft_foreground), dim=1)
+
+
+def weighted_cross_entropy(logits: torch.Tensor, hard_labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy with the reference's class weights (0.5, 0.5): the weighted mean over pixels.
+
+    logits: B x 2 x H x W; hard_labels: B x H x W int64 in {0, 1}."""
+    weight = torch.tensor(CLASS_WEIGHTS, device=logits.device, dtype=logits.dtype)
+    return F.cross_entropy(logits, hard_labels, weight=weight)
+
+
 def soft_dice_loss(logits: torch.Tensor, soft_foreground: torch.Tensor) -> torch.Tensor:
     """1 - (2 |P.T| + 1) / (|P| + |T| + 1) per image, for the foreground (target s) and the background
     (target 1 - s) channel, averaged over the two and over the batch.
 
     logits: B x 2 x H x W; soft_foreground: B x H x W in [0, 1]."""
     probs = torch.softmax(logits, dim=1)
-    targets = torch.stack((1 - soft_foreground, soft_foreground), dim=1)
+    targets = two_channel_targets(soft_foreground)
     overlap = (probs * targets).sum(dim=(2, 3))
     dice = 1 - (2 * overlap + 1) / (probs.sum(dim=(2, 3)) + targets.sum(dim=(2, 3)) + 1)
     return dice.mean(dim=1).mean()
@@ -20,5 +33,4 @@ def soft_dice_loss(logits: torch.Tensor, soft_foreground: torch.Tensor) -> torch
 def segmentation_loss(logits: torch.Tensor, hard_labels: torch.Tensor, soft_foreground: torch.Tensor) -> torch.Tensor:
     """Cross-entropy (class weights 0.5, 0.5) + soft Dice, computed in float32."""
     logits = logits.float()
-    weight = torch.tensor(CLASS_WEIGHTS, device=logits.device)
-    return F.cross_entropy(logits, hard_labels, weight=weight) + soft_dice_loss(logits, soft_foreground)
+    return weighted_cross_entropy(logits, hard_labels) + soft_dice_loss(logits, soft_foreground)

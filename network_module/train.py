@@ -59,24 +59,34 @@ def _to_layout(images: torch.Tensor, settings: NetworkSettings) -> torch.Tensor:
     return images
 
 
+def build_optimizer(model, settings: NetworkSettings) -> torch.optim.Optimizer:
+    """AdamW with the configured learning rate and PyTorch's other defaults, as the reference."""
+    return torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
+
+
+def train_step(model, optimizer, images, hard_labels, soft_labels, settings, device) -> float:
+    """One AdamW step on a batch (images B x 3 x H x W, labels B x H x W); returns the loss."""
+    images = _to_layout(images.to(device, non_blocking=True), settings)
+    optimizer.zero_grad(set_to_none=True)
+    with autocast(settings, device):
+        logits = model(images)
+    loss = segmentation_loss(logits, hard_labels.to(device), soft_labels.to(device))
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def train_epoch(model, optimizer, frames, hard_labels, soft_labels, settings, generator, device, progress=None):
     """One pass over the shuffled video (last incomplete batch dropped); returns the mean loss."""
     model.train()
-    total, n_steps = 0.0, 0
+    losses = []
     for batch in batches(len(frames), settings.batch_size, generator):
-        images = _to_layout(frames[batch].to(device, non_blocking=True), settings)
-        optimizer.zero_grad(set_to_none=True)
-        with autocast(settings, device):
-            logits = model(images)
-        loss = segmentation_loss(logits, hard_labels[batch].to(device), soft_labels[batch].to(device))
-        loss.backward()
-        optimizer.step()
-        total += loss.item()
-        n_steps += 1
+        losses.append(train_step(model, optimizer, frames[batch], hard_labels[batch], soft_labels[batch],
+                                 settings, device))
         if progress is not None:
             progress.update(1)
-            progress.set_postfix(loss=f'{loss.item():.4f}')
-    return total / n_steps
+            progress.set_postfix(loss=f'{losses[-1]:.4f}')
+    return sum(losses) / len(losses)
 
 
 @torch.inference_mode()
@@ -167,7 +177,7 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
         generator.seed()
     else:
         generator.manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
+    optimizer = build_optimizer(model, settings)
     frames, hard, soft = frames.to(device), hard.to(device), soft.to(device)
 
     losses = []

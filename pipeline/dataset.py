@@ -1,4 +1,5 @@
-"""IKE on a DAVIS-layout dataset: many videos, optionally split over cluster tasks or processes."""
+"""IKE on a benchmark dataset (DAVIS-2016, SegTrack-v2, YouTube-Objects): many videos, optionally
+split over cluster tasks or processes. The layouts live in evaluation/datasets/."""
 import multiprocessing
 import os
 import traceback
@@ -6,29 +7,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from evaluation.datasets import open_benchmark
+from evaluation.datasets.tables import to_markdown, write_csv_table
 from evaluation.report import write_report
+from evaluation.scores import SequenceScores
+from ike_utils.atomic import atomic_file
 from ike_utils.errors import InputError
 
-FRAMES_SUBDIR = Path('JPEGImages') / '480p'
-ANNOTATIONS_SUBDIR = Path('Annotations') / '480p'
-
-
-def find_sequences(root, names=None) -> list:
-    """The video names under root/JPEGImages/480p (all, or the given ones, checked)."""
-    folder = Path(root) / FRAMES_SUBDIR
-    if not folder.is_dir():
-        raise InputError(f'dataset root {root} has no {FRAMES_SUBDIR} folder; pass a DAVIS-layout root '
-                         f'(JPEGImages/480p/<video>/00000.jpg, ...)')
-    available = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    if not available:
-        raise InputError(f'{folder} holds no video folders; pass a DAVIS-layout root')
-    if not names:
-        return available
-    unknown = [name for name in names if name not in available]
-    if unknown:
-        raise InputError(f'unknown sequence {unknown[0]!r}: not a folder of {folder} '
-                         f'(known: {", ".join(available[:8])}{", ..." if len(available) > 8 else ""})')
-    return list(names)
+TABLE_NAME = 'table'  # report/table.md and report/table.csv: the benchmark's table in the paper's form
 
 
 def parse_shard(spec: str):
@@ -49,7 +35,8 @@ def shard(names, index: int, count: int) -> list:
 
 def _run_one(job):
     """Run one video (in a worker process); returns (name, error message or None)."""
-    name, root, out_root, config_path, options, device, threads = job
+    benchmark_name, root, sequence, out_root, config_path, options, device, threads = job
+    name = sequence.name
     import torch
     from ike_utils.config import load_config
     from pipeline.scoring import score_run
@@ -59,11 +46,11 @@ def _run_one(job):
     try:
         config = load_config(config_path)
         out_path = Path(out_root) / name
-        result = run_video(Path(root) / FRAMES_SUBDIR / name, out_path, config, options, torch.device(device),
-                           quiet=True)
-        annotation_dir = Path(root) / ANNOTATIONS_SUBDIR / name
-        if annotation_dir.is_dir():
-            score_run(out_path, name, result['stages'], annotation_dir, config, options.threshold)
+        result = run_video(sequence.frames_dir, out_path, config, options, torch.device(device), quiet=True)
+        benchmark = open_benchmark(benchmark_name, root)
+        if benchmark.has_ground_truth(sequence):
+            score_run(out_path, result['stages'], config,
+                      lambda result_dir: benchmark.score(sequence, result_dir, options.threshold))
         return name, None
     except InputError as error:
         return name, str(error)
@@ -71,11 +58,12 @@ def _run_one(job):
         return name, traceback.format_exc(limit=3).strip().splitlines()[-1]
 
 
-def run_dataset(root, out_root, config_path, options, names, device='cpu', workers=1, quiet=False):
-    """Run every named video (skipping finished stages), then write out_root/report/.
+def run_dataset(benchmark, out_root, config_path, options, sequences, device='cpu', workers=1, quiet=False):
+    """Run every given video of `benchmark` (skipping finished stages), then write out_root/report/.
     Returns {name: error} for the videos that failed."""
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else 0
-    jobs = [(name, str(root), str(out_root), str(config_path), options, device, threads) for name in names]
+    jobs = [(benchmark.key, str(benchmark.root), sequence, str(out_root), str(config_path), options, device, threads)
+            for sequence in sequences]
     failures = {}
     progress = tqdm(total=len(jobs), desc='videos', unit='video', disable=quiet)
     if workers > 1:
@@ -90,21 +78,34 @@ def run_dataset(root, out_root, config_path, options, names, device='cpu', worke
             failures.update({name: error} if error else {})
             progress.update(1)
     progress.close()
-    write_dataset_report(root, out_root)
+    write_dataset_report(benchmark, out_root)
     return failures
 
 
-def write_dataset_report(root, out_root):
-    """out_root/report/ from every video of out_root that has scores (all shards alike)."""
+def write_dataset_report(benchmark, out_root):
+    """out_root/report/ from every video of out_root that has scores (all shards alike): the
+    benchmark's table in the paper's form (table.md, table.csv) and report.md."""
     from pipeline.scoring import read_scores
+    frames_dirs = {s.name: s.frames_dir for s in benchmark.sequences()}
     scores_by_stage, videos = {}, {}
-    for run in sorted(p for p in Path(out_root).iterdir() if p.is_dir() and p.name != 'report'):
-        scores = read_scores(run)
+    for run in sorted(p for p in Path(out_root).iterdir() if p.is_dir() and p.name in frames_dirs):
+        scores = read_scores(run, benchmark.record_type)
         for label, record in scores.items():
             scores_by_stage.setdefault(label, []).append(record)
         if (run / 'final' / 'masks').is_dir():
-            videos[run.name] = (Path(root) / FRAMES_SUBDIR / run.name, run / 'final' / 'masks')
+            videos[run.name] = (frames_dirs[run.name], run / 'final' / 'masks')
     if not scores_by_stage and not videos:
         return None
     order = sorted(scores_by_stage, key=lambda label: (int(label.split()[1]), label.split()[0] != 'graph'))
-    return write_report(Path(out_root) / 'report', {label: scores_by_stage[label] for label in order}, videos)
+    scores_by_stage = {label: scores_by_stage[label] for label in order}
+    report_dir = Path(out_root) / 'report'
+    table = ''
+    if scores_by_stage:
+        header, rows = benchmark.paper_table(scores_by_stage)
+        table = f'## {benchmark.title}\n\n{to_markdown(header, rows)}\n'
+        report_dir.mkdir(parents=True, exist_ok=True)
+        write_csv_table(report_dir / f'{TABLE_NAME}.csv', header, rows)
+        with atomic_file(report_dir / f'{TABLE_NAME}.md') as tmp:
+            tmp.write_text(table)
+    davis_scores = scores_by_stage if benchmark.record_type is SequenceScores else None
+    return write_report(report_dir, davis_scores, videos, tables=table)

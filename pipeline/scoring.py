@@ -2,7 +2,6 @@
 import json
 from pathlib import Path
 
-from evaluation.davis import evaluate_sequence
 from evaluation.scores import SequenceScores
 from ike_utils.atomic import atomic_file
 from pipeline.video import stage_images
@@ -14,21 +13,21 @@ def stage_label(stage: str, cycle: int) -> str:
     return f'{stage} {cycle}'
 
 
-def score_run(out_path, name: str, stages, annotation_dir, config, threshold: float = 0.5) -> dict:
-    """{label: SequenceScores} for each (stage, cycle, folder) of a run, written to scores.json."""
+def score_run(out_path, stages, config, score_stage) -> dict:
+    """{label: record} for each (stage, cycle, folder) of a run, written to scores.json;
+    `score_stage(result_dir)` scores one stage's soft PNG folder (a record with to_dict)."""
     scores = {}
     for stage, cycle, _ in stages:
-        result_dir = stage_images(out_path, stage, cycle, config)
-        scores[stage_label(stage, cycle)] = evaluate_sequence(result_dir, annotation_dir, threshold, name=name)
+        scores[stage_label(stage, cycle)] = score_stage(stage_images(out_path, stage, cycle, config))
     with atomic_file(Path(out_path) / SCORES_NAME) as tmp:
         tmp.write_text(json.dumps({label: s.to_dict() for label, s in scores.items()}, indent=1) + '\n')
     return scores
 
 
-def read_scores(out_path) -> dict:
-    """The saved {label: SequenceScores} of a run, or {} if it has none."""
+def read_scores(out_path, record_type=SequenceScores) -> dict:
+    """The saved {label: record_type} of a run, or {} if it has none."""
     try:
         data = json.loads((Path(out_path) / SCORES_NAME).read_text())
     except (OSError, ValueError):
         return {}
-    return {label: SequenceScores.from_dict(values) for label, values in data.items()}
+    return {label: record_type.from_dict(values) for label, values in data.items()}

@@ -2,7 +2,6 @@
 subprocess (outputs, exit status 2 and one-line errors), and the DAVIS-2016 dev videos."""
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +10,14 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import SHARED, shared_missing
 from evaluation.davis import evaluate_sequence, evaluate_sequences, read_annotation
 from evaluation.metrics import boundary_map, boundary_tolerance
 from evaluation.scores import dataset_means, read_json
 from ike_utils.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_DATA = Path(os.environ.get('IKE_SHARED', REPO.parent / 'shared')) / 'data' / 'davis2016-dev'
+DEV_DATA = SHARED / 'data' / 'davis2016-dev'
 SHAPE = (24, 32)                       # diagonal 40: tolerance ceil(0.32) = 1 pixel
 
 
@@ -159,11 +159,12 @@ def test_cli_size_mismatch_names_the_file(dataset):
 
 
 # -- the DAVIS-2016 dev videos ---------------------------------------------------------------
-dev_data = pytest.mark.skipif(not DEV_DATA.is_dir(), reason=f'DAVIS-2016 dev data not found at {DEV_DATA} '
-                                                            f'(set IKE_SHARED to the shared folder)')
+@pytest.fixture
+def dev_data():
+    shared_missing(DEV_DATA, 'DAVIS-2016 dev data')
 
 
-@dev_data
+@pytest.mark.usefixtures('dev_data')
 def test_dev_annotations_against_themselves_score_one():
     annotations = DEV_DATA / 'Annotations' / '480p'
     records = evaluate_sequences(annotations, annotations)
@@ -188,7 +189,7 @@ def distance_f(gt, fg):
     return 2 * precision * recall / (precision + recall)
 
 
-@dev_data
+@pytest.mark.usefixtures('dev_data')
 def test_dev_degraded_copy(tmp_path):
     """car-shadow with every mask moved 6 pixels down and 10 right; frames 10..14 emptied."""
     annotations = DEV_DATA / 'Annotations' / '480p'

@@ -86,11 +86,13 @@ def test_contact_sheet_grid_of_evenly_spaced_frames(video):
 
 def test_contact_sheet_tiles_are_labelled(video):
     frames, masks = video
+    cv2.imwrite(str(frames / '00000.png'), np.full((60, 80, 3), 128, np.uint8))  # mid grey: neither text colour
     files, mask_files = sorted(frames.iterdir()), sorted(masks.iterdir())
     sheet = contact_sheet(files, mask_files, tiles=1, columns=1, tile_width=320)
-    label_area = sheet[:30, :120]
     assert sheet.shape == (240, 320, 3)
-    assert (label_area == 255).all(axis=2).any() and (label_area == 0).all(axis=2).any()
+    label_area = sheet[:30, :120]
+    assert (label_area == 255).all(axis=2).any() and (label_area == 0).all(axis=2).any()  # white on a black outline
+    assert (sheet[100:130, :120] == 128).all()  # below the label: the frame itself
 
 
 def test_write_contact_sheet_and_missing_mask(video, tmp_path):

@@ -191,7 +191,7 @@ def check_bad_input_result(paths, returncode, stderr, expected_name):
     assert 'Traceback' not in stderr, stderr
     assert returncode == 2, (returncode, stderr)
     lines = stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    assert len(lines) == 1, stderr
     assert lines[0].startswith('error: '), lines[0]
     assert expected_name in lines[0], f'the message does not name {expected_name!r}: {lines[0]}'
     out = paths['out']

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from ike_utils.config import load_config
 from ike_utils.errors import InputError
+from network_module.data import load_video
 from network_module.settings import NetworkSettings
 from network_module.train import completed_results, run_network
-from network_helpers import make_clip, write_config
+from network_helpers import make_clip, record_convolutions, record_training_batches, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = NetworkSettings(working_h=32, working_w=64, n_epochs=3, batch_size=2, learning_rate=1e-3,
@@ -79,22 +81,45 @@ def test_overfits_a_clip_with_a_known_mask(tmp_path):
         assert iou(predicted, mask > 0) > 0.9, f'frame {index}'
 
 
-def test_seed_makes_a_run_repeatable(tmp_path):
-    frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
-    settings = replace(TINY, n_epochs=2, to_save_epochs=(2,))
-    runs = [run_network(frames, pseudo, tmp_path / name, settings, 'cpu', seed=seed, quiet=True)[0]
-            for name, seed in (('a', 7), ('b', 7), ('c', 8))]
-    weights = [torch.load(f.parent.parent / 'models' / 'epoch_00002.pt')['state_dict'] for f in runs]
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    assert not torch.equal(weights[0]['out_conv.weight'], weights[2]['out_conv.weight'])
-    for index in range(4):
-        assert torch.equal(torch.load(runs[0] / f'{index:05d}.pt'), torch.load(runs[1] / f'{index:05d}.pt'))
+def test_batches_are_shuffled_each_epoch_by_the_seed_and_the_last_partial_one_dropped(tmp_path):
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=5)
+    images = load_video(frames, pseudo, 32, 64, min_frames=1)[0]
+    settings = replace(TINY, n_epochs=3, to_save_epochs=(3,))
+    orders, runs = {}, {}
+    for name, seed in (('a', 7), ('b', 7), ('c', 8)):
+        with record_training_batches(images) as orders[name]:
+            [runs[name]] = run_network(frames, pseudo, tmp_path / name, settings, 'cpu', seed=seed, quiet=True)
+    for order in orders.values():
+        # 5 frames in batches of 2: two batches per epoch, so one frame is left out of each epoch
+        assert len(order) == 6 and all(len(batch) == 2 for batch in order)
+        epochs = [sum(order[i:i + 2], []) for i in (0, 2, 4)]
+        assert all(len(set(epoch)) == 4 for epoch in epochs)
+        assert len({tuple(epoch) for epoch in epochs}) == 3  # a new order every epoch
+    assert orders['a'] == orders['b'] and orders['a'] != orders['c']
+    weights = {name: torch.load(tmp_path / name / 'models' / 'epoch_00003.pt')['state_dict'] for name in runs}
+    assert all(torch.equal(weights['a'][k], weights['b'][k]) for k in weights['a'])
+    assert not torch.equal(weights['a']['out_conv.weight'], weights['c']['out_conv.weight'])
+    for index in range(5):
+        assert torch.equal(torch.load(runs['a'] / f'{index:05d}.pt'), torch.load(runs['b'] / f'{index:05d}.pt'))
 
 
-def test_bf16_channels_last_run(tmp_path):
+@pytest.mark.parametrize('precision, channels_last', [('fp32', 'false'), ('bf16', 'true'), ('bf16', 'false'),
+                                                      ('fp32', 'true')])
+def test_configured_precision_and_memory_format_reach_the_convolutions(tmp_path, precision, channels_last):
     frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
-    settings = replace(TINY, n_epochs=1, to_save_epochs=(1,), precision='bf16', channels_last=True)
-    [folder] = run_network(frames, pseudo, tmp_path / 'out', settings, 'cpu', seed=0, quiet=True)
+    config = write_config(tmp_path / 'c.ini', n_epochs=1, to_save_epochs='1', precision=precision,
+                          channels_last=channels_last)
+    settings = NetworkSettings.from_config(load_config(config))
+    with record_convolutions() as convolutions:
+        [folder] = run_network(frames, pseudo, tmp_path / 'out', settings, 'cpu', seed=0, quiet=True)
+    # 2 training steps and 2 prediction batches, each through the 50 convolutions the forward pass uses
+    assert len(convolutions) == 4 * 50 and {c['training'] for c in convolutions} == {True, False}
+    dtype = torch.bfloat16 if precision == 'bf16' else torch.float32
+    assert {c['dtype'] for c in convolutions} == {dtype}
+    in_channels_last = channels_last == 'true'
+    assert {c['input_channels_last'] for c in convolutions} == {in_channels_last}
+    assert {c['output_channels_last'] for c in convolutions} == {in_channels_last}
+    assert {c['weight_channels_last'] for c in convolutions} == {in_channels_last, None}
     value = torch.load(folder / '00000.pt')
     assert value.shape == (32, 64, 1) and value.dtype == torch.float32 and 0 <= value.min() <= value.max() <= 1
     weights = torch.load(tmp_path / 'out' / 'models' / 'epoch_00001.pt')['state_dict']

@@ -15,9 +15,11 @@ import pipeline.video
 from ike_utils.config import load_config
 from ike_utils.errors import InputError
 from ike_utils.synthetic import make_clip, write_clip
-from pipeline.dataset import find_sequences, parse_shard, shard
-from pipeline.run import run_many_videos, run_one_video
+from evaluation.datasets.davis2016 import Davis2016
+from pipeline.dataset import parse_shard, shard
+from pipeline.run import run_many_videos, run_one_video, run_video_file
 from pipeline.video import LoopOptions, run_video
+from pipeline.video_file import FOLDER_FPS, DecodeOptions
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
@@ -133,6 +135,35 @@ def test_dataset_mode_with_workers_writes_every_video_and_the_report(tmp_path):
     assert len(list((tmp_path / 'out' / 'report' / 'contact_sheets').iterdir())) == 2
 
 
+def test_segtrack_dataset_with_two_objects_writes_the_paper_table(tmp_path):
+    """A SegTrack-v2 release with one two-object video (<seq>_00000.png frames): the run scores every
+    stage against the union of the objects, and report/table.csv holds IoU per video and the mean."""
+    video = clip(tmp_path / 'tmp', n_frames=6)
+    root = tmp_path / 'SegTrackv2'
+    for index, frame in enumerate(sorted((video / 'frames').iterdir())):
+        mask = cv2.imread(str(video / 'masks' / f'{index:05d}.png'), cv2.IMREAD_GRAYSCALE)
+        halves = [mask.copy(), mask.copy()]
+        halves[0][:, 40:], halves[1][:, :40] = 0, 0
+        (root / 'JPEGImages' / 'pair').mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / 'JPEGImages' / 'pair' / f'pair_{index:05d}.png'), cv2.imread(str(frame)))
+        for number, half in enumerate(halves, 1):
+            (root / 'GroundTruth' / 'pair' / str(number)).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / 'GroundTruth' / 'pair' / str(number) / f'pair_{index:05d}.png'), half)
+    names = run_many_videos(root, tmp_path / 'out', tiny_config(tmp_path / 'tiny.ini'), OPTIONS, device='cpu',
+                            quiet=True, dataset='segtrackv2')
+    assert names == ['pair']
+    scores = json.loads((tmp_path / 'out' / 'pair' / 'scores.json').read_text())
+    assert list(scores) == ['graph 1', 'network 1', 'graph 2']
+    assert len(scores['graph 2']['frames']) == 6  # every frame counts, the first and last too
+    rows = [line.split(',') for line in (tmp_path / 'out' / 'report' / 'table.csv').read_text().splitlines()]
+    assert rows[0] == ['sequence', 'graph 1 IoU', 'network 1 IoU', 'graph 2 IoU']
+    assert rows[1][0] == 'pair' and rows[2][0] == 'mean' and rows[1][1:] == rows[2][1:]
+    assert float(rows[1][3]) == pytest.approx(np.mean(scores['graph 2']['iou_per_frame']), abs=1e-6)
+    assert float(rows[1][3]) > 0.5  # the union of the two halves is the object, and it is found
+    report = (tmp_path / 'out' / 'report' / 'report.md').read_text()
+    assert '## SegTrack-v2' in report and '| pair |' in report
+
+
 def test_shards_split_the_videos_between_tasks():
     names = [f'v{i}' for i in range(7)]
     parts = [shard(names, i, 3) for i in (1, 2, 3)]
@@ -145,11 +176,11 @@ def test_shards_split_the_videos_between_tasks():
 
 def test_dataset_root_and_sequence_checks(tmp_path):
     with pytest.raises(InputError, match='JPEGImages'):
-        find_sequences(tmp_path)
+        Davis2016(tmp_path)
     root = make_dataset(tmp_path / 'davis', names=('alpha',))
-    assert find_sequences(root) == ['alpha']
+    assert [s.name for s in Davis2016(root).sequences()] == ['alpha']
     with pytest.raises(InputError, match="unknown sequence 'omega'"):
-        find_sequences(root, ['omega'])
+        Davis2016(root).sequences(['omega'])
 
 
 @pytest.mark.parametrize('case', ['missing_frames', 'empty_frames', 'no_davis_layout', 'unknown_sequence'])
@@ -190,3 +221,68 @@ def test_demo_runs_the_loop_and_prints_j(tmp_path):
     assert 'J = ' in last
     assert float(last.split('J = ')[1].split()[0]) > 0.5
     assert (tmp_path / 'demo' / 'overlay.png').is_file()
+
+
+def write_mp4(path, frames, fps=10.0):
+    """frames (n x H x W x 3 uint8 BGR) as an mp4 file."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (frames.shape[2], frames.shape[1]))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def video_frames_and_rate(path):
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    return count, capture.get(cv2.CAP_PROP_FPS)
+
+
+def test_video_file_is_decoded_once_segmented_and_overlaid(tmp_path, monkeypatch):
+    video = write_mp4(tmp_path / 'clip.mp4', make_clip(n_frames=9, height=48, width=80).frames)
+    config = tiny_config(tmp_path / 'tiny.ini')
+    out = tmp_path / 'out'
+    run_video_file(video, out, config, OPTIONS, DecodeOptions(max_frames=7), 'cpu', quiet=True)
+    assert len(list((out / 'frames').glob('*.jpg'))) == 7 and len(list((out / 'final' / 'masks').glob('*.png'))) == 7
+    assert video_frames_and_rate(out / 'final' / 'overlay.mp4') == (7, 10.0)
+    decoded = (out / 'frames' / '00000.jpg').stat().st_mtime_ns
+    calls = []
+    real_graph = pipeline.video.run_graph_module
+    monkeypatch.setattr(pipeline.video, 'run_graph_module', lambda *a, **k: calls.append(a[2]) or real_graph(*a, **k))
+    run_video_file(video, out, config, OPTIONS, DecodeOptions(max_frames=7), 'cpu', quiet=True)
+    assert calls == [] and (out / 'frames' / '00000.jpg').stat().st_mtime_ns == decoded  # resumed: nothing redone
+    # other decoding options: new frames, so new flows and every stage again
+    run_video_file(video, out, config, OPTIONS, DecodeOptions(stride=2, max_side=40), 'cpu', quiet=True)
+    assert len(calls) == 2 and cv2.imread(str(out / 'frames' / '00004.jpg')).shape == (24, 40, 3)
+    assert not (out / 'frames' / '00005.jpg').exists()  # frames 0, 2, 4, 6, 8 of 9
+    assert video_frames_and_rate(out / 'final' / 'overlay.mp4') == (5, 5.0)
+    overlay = cv2.VideoCapture(str(out / 'final' / 'overlay.mp4')).read()[1]
+    assert overlay.shape == (24, 40, 3)
+
+
+def test_frames_folder_run_writes_the_overlay_video_when_asked(tmp_path):
+    video = clip(tmp_path / 'clip', n_frames=5)
+    run_one_video(video / 'frames', tmp_path / 'out', tiny_config(tmp_path / 'tiny.ini'), OPTIONS, 'cpu',
+                  quiet=True, overlay_fps=FOLDER_FPS)
+    count, rate = video_frames_and_rate(tmp_path / 'out' / 'final' / 'overlay.mp4')
+    assert (count, rate) == (5, FOLDER_FPS)
+
+
+@pytest.mark.parametrize('case', ['not_a_video', 'one_frame', 'missing'])
+def test_bad_video_file_is_one_line_and_exit_status_2(tmp_path, case):
+    path = tmp_path / 'clip.mp4'
+    if case == 'not_a_video':
+        path.write_text('this is not a video')
+    elif case == 'one_frame':
+        write_mp4(path, make_clip(n_frames=1, height=48, width=80).frames)
+    result = subprocess.run([sys.executable, str(REPO / 'run_ike.py'), '--video', str(path), '--out_path',
+                             str(tmp_path / 'out'), '--config', str(tiny_config(tmp_path / 'tiny.ini')),
+                             '--flow_method', 'dis', '--device', 'cpu', '--quiet'],
+                            capture_output=True, text=True, cwd=REPO, env=ENV)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: video file ') and str(path) in lines[0]
+    assert {'not_a_video': 'cannot be decoded', 'one_frame': 'gave 1 frame', 'missing': 'does not exist'}[case] in lines[0]
+    assert not (tmp_path / 'out' / 'frames').exists()

@@ -20,7 +20,7 @@ from ike_utils.flow_io import read_flo  # noqa: E402
 from ike_utils.frames import list_frames, read_frame_bgr  # noqa: E402
 from ike_utils.images import overlay_mask, write_image  # noqa: E402
 from optical_flow.visualize import flow_to_color  # noqa: E402
-from pipeline.dataset import ANNOTATIONS_SUBDIR, FRAMES_SUBDIR  # noqa: E402
+from evaluation.datasets.davis2016 import ANNOTATIONS_SUBDIR, FRAMES_SUBDIR  # noqa: E402
 
 
 def video_row(frames_dir, annotation_dir, run_dir, index, tile_width):

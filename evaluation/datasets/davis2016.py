@@ -1,0 +1,51 @@
+"""DAVIS-2016 (Perazzi et al., CVPR 2016): JPEGImages/480p/<video>/00000.jpg, ... and
+Annotations/480p/<video>/00000.png, ...; J and F as in evaluation/davis.py (first and last frames
+not scored). The paper's table: J and F mean, recall and decay, averaged over the videos."""
+from pathlib import Path
+
+from evaluation.datasets.base import Sequence, select, sub_folders
+from evaluation.davis import evaluate_sequence
+from evaluation.scores import SequenceScores, dataset_means
+from ike_utils.errors import InputError
+
+FRAMES_SUBDIR = Path('JPEGImages') / '480p'
+ANNOTATIONS_SUBDIR = Path('Annotations') / '480p'
+
+
+class Davis2016:
+    key = 'davis2016'
+    title = 'DAVIS-2016'
+    record_type = SequenceScores
+
+    def __init__(self, root):
+        self.root = Path(root)
+        if not (self.root / FRAMES_SUBDIR).is_dir():
+            raise InputError(f'dataset root {root} has no {FRAMES_SUBDIR} folder; pass a DAVIS-layout root '
+                             f'(JPEGImages/480p/<video>/00000.jpg, ...)')
+
+    def sequences(self, names=None) -> list:
+        folder = self.root / FRAMES_SUBDIR
+        available = [Sequence(name, folder / name, name) for name in sub_folders(folder)]
+        if not available:
+            raise InputError(f'{folder} holds no video folders; pass a DAVIS-layout root')
+        return select(available, names, folder)
+
+    def annotation_dir(self, sequence) -> Path:
+        return self.root / ANNOTATIONS_SUBDIR / sequence.name
+
+    def has_ground_truth(self, sequence) -> bool:
+        return self.annotation_dir(sequence).is_dir()
+
+    def score(self, sequence, result_dir, threshold: float = 0.5) -> SequenceScores:
+        return evaluate_sequence(result_dir, self.annotation_dir(sequence), threshold, name=sequence.name)
+
+    @staticmethod
+    def paper_table(scores_by_stage):
+        """One row per stage: J&F mean, then J and F mean, recall and decay (means over videos)."""
+        header = ['stage', 'J&F mean', 'J mean', 'J recall', 'J decay', 'F mean', 'F recall', 'F decay']
+        rows = []
+        for stage, records in scores_by_stage.items():
+            means = dataset_means(records)
+            rows.append([stage, (means['J_mean'] + means['F_mean']) / 2, means['J_mean'], means['J_recall'],
+                         means['J_decay'], means['F_mean'], means['F_recall'], means['F_decay']])
+        return header, rows
