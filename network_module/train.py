@@ -76,13 +76,15 @@ def train_step(model, optimizer, images, hard_labels, soft_labels, settings, dev
     return loss.item()
 
 
-def train_epoch(model, optimizer, frames, hard_labels, soft_labels, settings, generator, device, progress=None):
-    """One pass over the shuffled video (last incomplete batch dropped); returns the mean loss."""
+def train_epoch(model, optimizer, frames, pseudo_labels, settings, generator, device, progress=None):
+    """One pass over the shuffled video (last incomplete batch dropped); returns the mean loss.
+    Frames and the pseudo labels (n x H x W soft masks) stay where they are; each batch's images
+    and training targets are made as it is reached, and moved to the device."""
     model.train()
     losses = []
     for batch in batches(len(frames), settings.batch_size, generator):
-        losses.append(train_step(model, optimizer, frames[batch], hard_labels[batch], soft_labels[batch],
-                                 settings, device))
+        hard, soft = training_targets(pseudo_labels[batch])
+        losses.append(train_step(model, optimizer, frames[batch], hard, soft, settings, device))
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f'{losses[-1]:.4f}')
@@ -164,7 +166,6 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
             return done
     frames, soft, original_size = load_video(frames_path, pseudo_gt_path, settings.working_h,
                                              settings.working_w, min_frames=settings.batch_size)
-    hard, soft = training_targets(soft)
     out_path = Path(out_path)
     (out_path / DONE_MARKER).unlink(missing_ok=True)
 
@@ -178,13 +179,12 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
     else:
         generator.manual_seed(seed)
     optimizer = build_optimizer(model, settings)
-    frames, hard, soft = frames.to(device), hard.to(device), soft.to(device)
 
     losses = []
     n_steps = len(frames) // settings.batch_size
     with tqdm(total=settings.n_epochs * n_steps, desc='network', unit='step', disable=quiet) as progress:
         for epoch in range(1, settings.n_epochs + 1):
-            losses.append(train_epoch(model, optimizer, frames, hard, soft, settings, generator, device, progress))
+            losses.append(train_epoch(model, optimizer, frames, soft, settings, generator, device, progress))
             if epoch in settings.to_save_epochs:
                 probabilities = predict(model, frames, settings, device, quiet=quiet)
                 save_epoch(out_path, epoch, model, probabilities, original_size, settings, losses[-1])
