@@ -124,7 +124,8 @@ def main():
         rows.append((n_frames, result['wall'], result['cpu'], result['load'], result['build'], result['regression_setup'],
                      mean_iteration, result['save'], 1000 * mean_iteration / n_frames, result['baseline_mb'],
                      result['peak_mb'], result['graph_index_bytes'] / 2 ** 20, result['feature_bytes'] / 2 ** 20))
-        print(f'  {n_frames} frames: iterations ' + ' '.join(f'{t:.2f}' for t in iterations))
+        print(f'  {n_frames} frames: iterations ' + ' '.join(f'{t:.2f}' for t in iterations)
+              + ' s; ' + json.dumps(dict(zip(header, rows[-1]))), flush=True)
     print('| ' + ' | '.join(header) + ' |')
     print('|' + '---|' * len(header))
     for row in rows:

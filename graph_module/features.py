@@ -14,6 +14,9 @@ from typing import Callable
 import torch
 
 from graph_module.chains import Flows, PivotChains, pivot_blocks, walk_chains
+from ike_utils.memory import release_free_memory
+
+TRIM_EVERY = 8  # blocks of pivot frames between two releases of free memory (each costs page faults)
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,9 @@ class NodeFeatures:
         """Yield (pivots, design): the normalised rows x N x (F + 1) design of each block of pivot
         frames (the bias, ones, last), in a buffer that the next block overwrites; only every
         parts-th block from the part-th on, so that parts can run at once."""
-        for pivots in pivot_blocks(self.n_frames, self.height * self.width)[part::parts]:
+        for count, pivots in enumerate(pivot_blocks(self.n_frames, self.height * self.width)[part::parts]):
+            if count % TRIM_EVERY == TRIM_EVERY - 1:
+                release_free_memory()  # the walks' temporaries would otherwise pile up in the C heap
             chains = PivotChains(pivots, self.n_frames, self.height, self.width, self.reach, self.device)
             if self.reach:
                 for flows, forward in zip(self._flows, (True, False)):

@@ -163,12 +163,17 @@ class SpaceTimeGraph:
 
     def _along_chains(self, x, out, table, given, gather: bool, scatter: bool):
         """Decode every chain's slots, a block of pivots at a time, and gather (out += g * table
-        at the slots) and/or scatter (given at the slots += g * x of the pivots)."""
+        at the slots) and/or scatter (given at the slots += g * x of the pivots). The work buffers
+        are made once per call: a long video would otherwise fragment the C heap."""
         flat_table, flat_given = table.view(-1), given.view(-1)
+        size = max(len(pivots) for pivots in self.blocks) * x.shape[1]
+        slots_buffer, codes_buffer, moves_buffer, work_buffer = (
+            torch.empty(size, dtype=dtype, device=x.device)
+            for dtype in (torch.int32, torch.int32, torch.int32, torch.float32))
         for pivots in self.blocks:
             start = self._pivot_slots(pivots, x.device)
             for forward in (True, False):
-                slots = start.clone()
+                slots = slots_buffer[:start.numel()].view_as(start).copy_(start)
                 for k in range(1, len(self.weights)):
                     offset = k if forward else -k
                     if offset not in self.moves:
@@ -179,9 +184,11 @@ class SpaceTimeGraph:
                     if first >= stop:
                         break
                     step = slots[first - pivots.start:stop - pivots.start]
-                    codes = moves[first - first_row:stop - first_row].reshape(-1).int()
                     flat_step = step.view(-1)
-                    flat_step += self._moves_lut[forward].index_select(0, codes)
+                    n = flat_step.numel()
+                    codes = codes_buffer[:n].copy_(moves[first - first_row:stop - first_row].view(-1))
+                    torch.index_select(self._moves_lut[forward], 0, codes, out=moves_buffer[:n])
+                    flat_step += moves_buffer[:n]
                     key = (pivots.start, offset)
                     if key in self.jumps:
                         positions, rest = self.jumps[key]
@@ -192,7 +199,8 @@ class SpaceTimeGraph:
                         flat_step[masked[0]] = masked[1]
                     weight = self.weights[k]
                     if gather:
-                        out[first:stop].add_(flat_table.index_select(0, flat_step).view_as(step), alpha=weight)
+                        values = torch.index_select(flat_table, 0, flat_step, out=work_buffer[:n])
+                        out[first:stop].add_(values.view_as(step), alpha=weight)
                     if scatter:
                         flat_given.index_add_(0, flat_step, x[first:stop].reshape(-1), alpha=weight)
                     if masked is not None:
