@@ -7,11 +7,9 @@
 Writes O/fwd_of/%05d_%05d.flo (frame i -> i+1) and O/bwd_of/%05d_%05d.flo (frame i+1 -> i).
 """
 import argparse
-from pathlib import Path
 
-from ike_utils.cli import add_common_args, run_cli
-
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / 'RAFT' / 'models' / 'raft-things.pth'
+from ike_utils.cli import add_common_args, run_cli, use_cpu_threads  # first: sets up threads before torch
+from ike_utils.repo import DEFAULT_RAFT_CHECKPOINT, project_path
 
 
 def parse_args(argv=None):
@@ -20,7 +18,7 @@ def parse_args(argv=None):
     parser.add_argument('--out_path', required=True, help='output folder; gets fwd_of/ and bwd_of/')
     parser.add_argument('--method', default='raft', choices=['raft', 'dis', 'farneback'],
                         help='raft (as the paper; needs weights), dis or farneback (OpenCV, no weights) (default: raft)')
-    parser.add_argument('--models', default=str(DEFAULT_CHECKPOINT),
+    parser.add_argument('--models', default=str(DEFAULT_RAFT_CHECKPOINT),
                         help='RAFT checkpoint: original princeton-vl/RAFT .pth or torchvision state dict '
                              '(default: RAFT/models/raft-things.pth of this repository)')
     parser.add_argument('--iters', type=int, default=20, help='RAFT refinement iterations (default: 20, as the reference)')
@@ -34,13 +32,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    use_cpu_threads(args)
     from optical_flow.extract import extract_flows
-    summary = extract_flows(args.frames_path, args.out_path, method=args.method, checkpoint=args.models,
-                            iters=args.iters, device=args.device, save_viz=args.save_viz, quiet=args.quiet,
-                            keep_padding=args.keep_padding)
-    if not args.quiet:
-        print(f'{summary.method}: {summary.computed} pair(s) computed, {summary.skipped} already done, '
-              f'{summary.seconds:.1f} s -> {args.out_path}')
+    summary = extract_flows(args.frames_path, args.out_path, method=args.method,
+                            checkpoint=str(project_path(args.models)), iters=args.iters, device=args.device,
+                            save_viz=args.save_viz, quiet=args.quiet, keep_padding=args.keep_padding)
+    print(f'{summary.method}: {summary.computed} pair(s) computed, {summary.skipped} already done, '
+          f'{summary.seconds:.1f} s -> {args.out_path}')
 
 
 if __name__ == '__main__':

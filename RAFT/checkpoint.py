@@ -27,9 +27,15 @@ from torchvision.models.optical_flow import raft_large, raft_small
 
 from ike_utils.errors import InputError
 
-DOWNLOAD_HINT = ('download the official weights (models.zip, linked from the princeton-vl/RAFT README; '
-                 'see RAFT/models/README.md) and unzip raft-things.pth into RAFT/models/, '
-                 'or use --method dis, which needs no weights')
+
+def download_hint(method_flag: str = '--method') -> str:
+    """Where to get the weights, and the alternative, named with the flag of the running command."""
+    return ('download the official weights (models.zip, linked from the princeton-vl/RAFT README; '
+            'see RAFT/models/README.md) and unzip raft-things.pth into RAFT/models/, '
+            f'or use {method_flag} dis, which needs no weights')
+
+
+DOWNLOAD_HINT = download_hint()
 
 BUILDERS = {'large': raft_large, 'small': raft_small}
 
@@ -104,9 +110,9 @@ def to_torchvision_names(state_dict: dict) -> dict:
     return renamed
 
 
-def _read_state_dict(path: Path) -> dict:
+def _read_state_dict(path: Path, method_flag: str) -> dict:
     if not path.is_file():
-        raise InputError(f'RAFT checkpoint {path} not found; {DOWNLOAD_HINT}')
+        raise InputError(f'RAFT checkpoint {path} not found; {download_hint(method_flag)}')
     try:
         state_dict = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:  # torch raises many types for a damaged or foreign file
@@ -115,7 +121,7 @@ def _read_state_dict(path: Path) -> dict:
     if isinstance(state_dict, dict) and isinstance(state_dict.get('state_dict'), dict):
         state_dict = state_dict['state_dict']
     if not isinstance(state_dict, dict) or not state_dict:
-        raise InputError(f'RAFT checkpoint {path} holds no state dict of tensors; {DOWNLOAD_HINT}')
+        raise InputError(f'RAFT checkpoint {path} holds no state dict of tensors; {download_hint(method_flag)}')
     for key, value in state_dict.items():
         if not isinstance(value, torch.Tensor):
             raise InputError(f'RAFT checkpoint {path}: key {key!r} is not a tensor; '
@@ -151,6 +157,13 @@ def _match_variant(path: Path, renamed: dict):
     return best
 
 
+def check_checkpoint(path, method_flag: str = '--method') -> str:
+    """'large' or 'small' when `path` is a usable RAFT checkpoint; else an InputError naming the
+    file, and `method_flag` as the way to run without weights."""
+    path = Path(path)
+    return _match_variant(path, to_torchvision_names(_read_state_dict(path, method_flag)))
+
+
 def load_raft(path, device=torch.device('cpu')):
     """A torchvision RAFT model (eval mode, float32, on `device`) with the weights of `path`.
 
@@ -158,7 +171,7 @@ def load_raft(path, device=torch.device('cpu')):
     InputError naming it (missing, unreadable, or a key that fits neither model).
     """
     path = Path(path)
-    renamed = to_torchvision_names(_read_state_dict(path))
+    renamed = to_torchvision_names(_read_state_dict(path, '--method'))
     variant = _match_variant(path, renamed)
     model = BUILDERS[variant]()
     # half-precision checkpoints (the large fixture) are widened exactly to float32

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ike_utils.config import load_config  # noqa: E402
 from ike_utils.device import resolve_device  # noqa: E402
 from network_module.settings import NetworkSettings  # noqa: E402
-from network_module.train import build_model, predict, train_epoch  # noqa: E402
+from network_module.train import build_model, predict, targets, train_epoch  # noqa: E402
 
 
 def parse_args():
@@ -54,10 +54,11 @@ def main():
     n = settings.batch_size
     frames = torch.rand(n, 3, settings.working_h, settings.working_w)
     soft = torch.rand(n, settings.working_h, settings.working_w)
+    hard, soft, valid = targets(soft, settings)
     model = build_model(settings, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
     generator = torch.Generator().manual_seed(0)
-    frames, soft = frames.to(device), soft.to(device)
+    frames, hard, soft = frames.to(device), hard.to(device), soft.to(device)
 
     def timed(fn):
         if device.type == 'cuda':
@@ -68,8 +69,10 @@ def main():
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
+    def step():
+        return train_epoch(model, optimizer, frames, hard, soft, valid, settings, generator, device)
+
     cpu_start, wall_start = time.process_time(), time.perf_counter()
-    step = lambda: train_epoch(model, optimizer, frames, soft, settings, generator, device)  # noqa: E731
     warmup = timed(step)
     times = [timed(step) for _ in range(args.steps)]
     print(f'settings: {settings.working_h}x{settings.working_w}, base_channels {settings.base_channels}, '

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from evaluation.metrics import BOUNDARY_TOLERANCE, boundary_f, jaccard, sequence_statistics
 from evaluation.scores import SequenceScores
 from ike_utils.errors import InputError
+from ike_utils.progress import progress_bar
 
 MASK_SUFFIX = '.png'
 MIN_ANNOTATED_FRAMES = 3  # first and last are not evaluated, so at least one frame remains
@@ -164,8 +164,17 @@ def evaluate_sequences(results_root, annotations_root, sequences=None, threshold
     """
     _check_threshold(threshold)
     names = resolve_sequences(results_root, annotations_root, sequences)
-    plans = {name: evaluated_frame_pairs(Path(results_root) / name, Path(annotations_root) / name)
-             for name in names}
+    return evaluate_folders({name: (Path(results_root) / name, Path(annotations_root) / name) for name in names},
+                            threshold, quiet, bound_th)
+
+
+def evaluate_folders(folders: dict, threshold: float = 0.5, quiet: bool = True,
+                     bound_th: float = BOUNDARY_TOLERANCE) -> list:
+    """Scores of every sequence of `folders`, name -> (result folder, annotation folder), in order.
+    All folders are checked before any scoring, so bad input fails at once."""
+    _check_threshold(threshold)
+    plans = {name: evaluated_frame_pairs(result_dir, annotation_dir)
+             for name, (result_dir, annotation_dir) in folders.items()}
     total = sum(len(pairs) for pairs in plans.values())
-    with tqdm(total=total, desc='evaluating', unit='frame', disable=quiet) as progress:
+    with progress_bar(total=total, desc='evaluating', unit='frame', quiet=quiet) as progress:
         return [_score_pairs(name, pairs, threshold, bound_th, progress) for name, pairs in plans.items()]

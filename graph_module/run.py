@@ -2,8 +2,6 @@
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from graph_module.build import GraphBuilder
 from graph_module.chains import Flows
 from graph_module.features import feature_blocks
@@ -16,6 +14,9 @@ from graph_module.settings import GraphSettings
 from ike_utils.errors import InputError
 from ike_utils.frames import frame_size, list_frames
 from ike_utils.memory import release_free_memory
+from ike_utils.progress import note, progress_bar
+
+SETUP_STEPS = 3  # inputs, chains and features, regression
 
 
 def _sync(device):
@@ -30,7 +31,7 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     Returns the time spent in each stage (seconds): load, build, regression_setup, iterations
     (a list, one per iteration) and save."""
     timings = {'iterations': [], 'save': 0.0}
-    start = time.perf_counter()
+    start = setup_began = time.perf_counter()
     frames = list_frames(frames_path, min_count=2)
     n_frames = len(frames)
     original_size = frame_size(frames)
@@ -39,6 +40,12 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     flow_folders = (of_path / 'fwd_of', of_path / 'bwd_of')
     for folder in flow_folders:  # fail early, before any work, if a flow file is missing or bad
         check_flow_folder(folder, n_frames)
+    setup = progress_bar(total=SETUP_STEPS, desc='graph set-up', unit='step', quiet=quiet)
+
+    def set_up(step):
+        setup.update(1)
+        note(f'graph set-up: {step} ({time.perf_counter() - setup_began:.1f} s)', quiet)
+
     cues = None
     if settings.features_paths:
         cues = load_cues(settings.features_paths, n_frames, height, width, device)
@@ -56,6 +63,7 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
                             for folder in flow_folders)
     _sync(device)
     timings['load'] += time.perf_counter() - began
+    set_up('inputs read')
 
     start = time.perf_counter()
     blocks = feature_blocks(settings.dir_half_chain, settings.cue_half_chain, cues)
@@ -65,6 +73,7 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     del cues, blocks, fwd_flows, bwd_flows, builder
     release_free_memory()
     _sync(device)
+    set_up('chains walked, node features made')
     timings['build'] = time.perf_counter() - start
     seed = seed_map(settings.seed_type, height, width, settings.seed_sigma_percent).to(device)
     seed = seed.reshape(1, -1).repeat(n_frames, 1)
@@ -74,8 +83,10 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     inverses = ridge_inverses(features, settings.ridge_lambda)
     _sync(device)
     timings['regression_setup'] = time.perf_counter() - start
+    set_up('regression ready')
+    setup.close()
 
-    progress = tqdm(total=settings.n_iterations, desc='graph iterations', disable=quiet, unit='it')
+    progress = progress_bar(total=settings.n_iterations, desc='graph iterations', unit='it', quiet=quiet)
     last = [time.perf_counter()]
 
     def on_iteration(k, maps):

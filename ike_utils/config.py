@@ -8,6 +8,7 @@ import configparser
 from pathlib import Path
 
 from ike_utils.errors import InputError
+from ike_utils.repo import DEFAULT_CONFIG, project_path
 
 _REQUIRED = object()
 
@@ -93,6 +94,23 @@ class Config:
             self._check_range(section, key, value, min_value, max_value)
         return values
 
+    def get_float_list(self, section, key, default=_REQUIRED, min_value=None, max_value=None):
+        """A comma-separated list of numbers; an empty value gives an empty tuple."""
+        raw = self._raw(section, key, default)
+        if raw is None:
+            return default
+        if raw == '':
+            return ()
+        try:
+            values = tuple(float(part) for part in raw.split(','))
+        except ValueError:
+            raise self._bad(section, key, raw, 'comma-separated numbers') from None
+        for value in values:
+            if value != value:
+                raise self._bad(section, key, raw, 'comma-separated numbers, not NaN')
+            self._check_range(section, key, value, min_value, max_value)
+        return values
+
     def get_lines(self, section, key, default=()):
         """A multi-line value (one item per line, blank lines and ;/# comments dropped)."""
         raw = self._raw(section, key, default)
@@ -109,10 +127,12 @@ class Config:
 
 
 def load_config(path) -> Config:
-    """Parse `path`; a missing or malformed file is an InputError naming it."""
-    path = Path(path)
+    """Parse `path` (a relative one not found here is looked up in the repository, e.g.
+    configs/cpu.ini); a missing or malformed file is an InputError naming it."""
+    path = project_path(path)
     if not path.is_file():
-        raise InputError(f'config file {path} does not exist; pass --config ./config.ini')
+        raise InputError(f'config file {path} does not exist; pass --config with an existing file, '
+                         f'e.g. {DEFAULT_CONFIG} (the paper\'s settings)')
     parser = configparser.ConfigParser(inline_comment_prefixes=(';', '#'))
     try:
         with open(path) as handle:

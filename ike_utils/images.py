@@ -39,6 +39,10 @@ def overlay_mask(frame_bgr: np.ndarray, mask: np.ndarray, color=(0, 0, 255), alp
     tint[:] = color
     weight = (alpha * mask)[..., None]
     out = (frame_bgr * (1 - weight) + tint * weight).astype(np.uint8)
-    contours, _ = cv2.findContours((mask >= 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    cv2.drawContours(out, contours, -1, color, 2)
-    return out
+    return draw_outline(out, mask >= 0.5, color, 2)
+
+
+def draw_outline(image_bgr: np.ndarray, mask: np.ndarray, color=(0, 255, 0), thickness: int = 2) -> np.ndarray:
+    """`image_bgr` (changed in place and returned) with the outer outline of a bool mask drawn on it."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return cv2.drawContours(image_bgr, contours, -1, color, thickness)

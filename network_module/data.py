@@ -94,6 +94,16 @@ def training_targets(soft: torch.Tensor):
     return hard, soft.clamp(0, 1)
 
 
+def confident_targets(soft: torch.Tensor, low: float, high: float):
+    """Labels of the confident pixels only ([Network Module] label_band): object where soft >= high,
+    background where soft < low, the band between ignored. Returns the hard labels (int64, 0 in the
+    band), the Dice target (the hard labels as float) and the mask of confident pixels (bool), each
+    shaped like soft (n x H x W)."""
+    foreground = soft >= high
+    hard = foreground.long()
+    return hard, hard.float(), foreground | (soft < low)
+
+
 def batches(n_items: int, batch_size: int, generator: torch.Generator):
     """Shuffled index batches; the last incomplete batch is dropped (the reference's DataLoader)."""
     order = torch.randperm(n_items, generator=generator)

@@ -20,6 +20,10 @@ class NetworkSettings:
     base_channels: int = 64
     precision: str = 'fp32'
     channels_last: bool = False
+    # opt-in changes beyond the paper (README, "Beyond the paper"); the defaults are the reference
+    label_band: tuple = ()  # (low, high): train on soft >= high (object) and soft < low (background) only
+    augment: bool = False  # random horizontal flip and crop-and-resize of every training image
+    test_time_flip: bool = False  # predict the mean of the frame's and its mirror image's probability
 
     def __post_init__(self):
         for name in ('working_h', 'working_w'):
@@ -32,6 +36,10 @@ class NetworkSettings:
                              f'n_epochs = {self.n_epochs} (or be empty for every epoch)')
         if self.precision not in PRECISIONS:
             raise InputError(f'[{SECTION}] precision = {self.precision!r} must be one of {", ".join(PRECISIONS)}')
+        if self.label_band and not (len(self.label_band) == 2 and 0 <= self.label_band[0] <= self.label_band[1] <= 1):
+            raise InputError(f'[{SECTION}] label_band = {", ".join(map(str, self.label_band))} must be two numbers '
+                             f'LOW, HIGH with 0 <= LOW <= HIGH <= 1 (e.g. 0.3, 0.7), or empty for the paper\'s '
+                             f'labels (soft >= 0.5)')
 
     @classmethod
     def from_config(cls, config: Config) -> 'NetworkSettings':
@@ -48,10 +56,14 @@ class NetworkSettings:
             base_channels=config.get_int(SECTION, 'base_channels', default=64, min_value=1),
             precision=config.get_choice(SECTION, 'precision', PRECISIONS, default='fp32'),
             channels_last=config.get_bool(SECTION, 'channels_last', default=False),
+            label_band=config.get_float_list(SECTION, 'label_band', default=()),
+            augment=config.get_bool(SECTION, 'augment', default=False),
+            test_time_flip=config.get_bool(SECTION, 'test_time_flip', default=False),
         )
 
     def as_dict(self) -> dict:
         """Plain values (for checkpoints and the done-marker)."""
         values = asdict(self)
         values['to_save_epochs'] = list(self.to_save_epochs)
+        values['label_band'] = list(self.label_band)
         return values

@@ -17,17 +17,19 @@ import os
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from ike_utils.atomic import atomic_dir, atomic_file
 from ike_utils.errors import InputError
 from ike_utils.images import save_soft_map_png
-from network_module.data import batches, load_video, pseudo_label_name, training_targets
+from ike_utils.progress import note, progress_bar
+from network_module.augment import augment_batch
+from network_module.data import batches, confident_targets, load_video, pseudo_label_name, training_targets
 from network_module.losses import segmentation_loss
 from network_module.model import ResNet_UNet
 from network_module.settings import NetworkSettings
 
 DONE_MARKER = 'network_done.json'
+DEFAULT_SEED = 0  # the command lines seed every run (initial weights, batch order); None draws a fresh one
 
 
 def epoch_name(epoch: int) -> str:
@@ -64,44 +66,69 @@ def build_optimizer(model, settings: NetworkSettings) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
 
 
-def train_step(model, optimizer, images, hard_labels, soft_labels, settings, device) -> float:
-    """One AdamW step on a batch (images B x 3 x H x W, labels B x H x W); returns the loss."""
+def targets(soft: torch.Tensor, settings: NetworkSettings):
+    """What the network learns from the soft masks (n x H x W): hard labels, soft Dice targets and
+    the mask of the pixels the loss counts (None for all of them, the reference)."""
+    if settings.label_band:
+        return confident_targets(soft, *settings.label_band)
+    return (*training_targets(soft), None)
+
+
+def train_step(model, optimizer, images, hard_labels, soft_labels, settings, device, valid=None) -> float:
+    """One AdamW step on a batch (images B x 3 x H x W, labels and the optional mask of the pixels
+    the loss counts B x H x W); returns the loss."""
     images = _to_layout(images.to(device, non_blocking=True), settings)
     optimizer.zero_grad(set_to_none=True)
     with autocast(settings, device):
         logits = model(images)
-    loss = segmentation_loss(logits, hard_labels.to(device), soft_labels.to(device))
+    loss = segmentation_loss(logits, hard_labels.to(device).long(), soft_labels.to(device),
+                             None if valid is None else valid.to(device))
     loss.backward()
     optimizer.step()
     return loss.item()
 
 
-def train_epoch(model, optimizer, frames, pseudo_labels, settings, generator, device, progress=None):
-    """One pass over the shuffled video (last incomplete batch dropped); returns the mean loss.
-    Frames and the pseudo labels (n x H x W soft masks) stay where they are; each batch's images
-    and training targets are made as it is reached, and moved to the device."""
+def train_epoch(model, optimizer, frames, hard_labels, soft_labels, valid, settings, generator, device,
+                progress=None):
+    """One pass over the shuffled video (last incomplete batch dropped), each batch augmented if the
+    settings say so (with `generator`, like the shuffling); returns the mean loss."""
     model.train()
     losses = []
     for batch in batches(len(frames), settings.batch_size, generator):
-        hard, soft = training_targets(pseudo_labels[batch])
-        losses.append(train_step(model, optimizer, frames[batch], hard, soft, settings, device))
+        batch_data = (frames[batch], hard_labels[batch], soft_labels[batch], None if valid is None else valid[batch])
+        if settings.augment:
+            batch_data = augment_batch(*batch_data, generator)
+        images, hard, soft, batch_valid = batch_data
+        losses.append(train_step(model, optimizer, images, hard, soft, settings, device, batch_valid))
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f'{losses[-1]:.4f}')
     return sum(losses) / len(losses)
 
 
+def foreground_probability(model, images, settings, device) -> torch.Tensor:
+    """Softmax foreground probability of a batch (B x 3 x H x W) -> B x H x W float32, on device."""
+    images = _to_layout(images.to(device), settings)
+    with autocast(settings, device):
+        logits = model(images)
+    return torch.softmax(logits.float(), dim=1)[:, 1]
+
+
 @torch.inference_mode()
 def predict(model, frames, settings, device, quiet=True) -> torch.Tensor:
-    """Softmax foreground probability of every frame, n x H x W float32 on the CPU."""
+    """Softmax foreground probability of every frame, n x H x W float32 on the CPU; with
+    test_time_flip, the mean of that of the frame and that of its mirror image (mirrored back)."""
     model.eval()
     out = torch.empty(frames.shape[0], frames.shape[2], frames.shape[3], dtype=torch.float32)
     step = settings.batch_size
-    for start in tqdm(range(0, len(frames), step), desc='predict', unit='batch', leave=False, disable=quiet):
-        images = _to_layout(frames[start:start + step].to(device), settings)
-        with autocast(settings, device):
-            logits = model(images)
-        out[start:start + step] = torch.softmax(logits.float(), dim=1)[:, 1].cpu()
+    starts = range(0, len(frames), step)
+    for start in progress_bar(desc='predict', unit='batch', leave=False, quiet=quiet, iterable=starts):
+        images = frames[start:start + step]
+        probability = foreground_probability(model, images, settings, device)
+        if settings.test_time_flip:
+            mirrored = foreground_probability(model, images.flip(-1), settings, device).flip(-1)
+            probability = (probability + mirrored) / 2
+        out[start:start + step] = probability.cpu()
     return out
 
 
@@ -166,6 +193,7 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
             return done
     frames, soft, original_size = load_video(frames_path, pseudo_gt_path, settings.working_h,
                                              settings.working_w, min_frames=settings.batch_size)
+    hard, soft, valid = targets(soft, settings)
     out_path = Path(out_path)
     (out_path / DONE_MARKER).unlink(missing_ok=True)
 
@@ -179,12 +207,15 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
     else:
         generator.manual_seed(seed)
     optimizer = build_optimizer(model, settings)
+    hard = hard.to(torch.uint8)  # a byte a pixel; the video stays on the CPU, each batch moves to the device
 
     losses = []
     n_steps = len(frames) // settings.batch_size
-    with tqdm(total=settings.n_epochs * n_steps, desc='network', unit='step', disable=quiet) as progress:
+    with progress_bar(total=settings.n_epochs * n_steps, desc='network', unit='step', quiet=quiet) as progress:
         for epoch in range(1, settings.n_epochs + 1):
-            losses.append(train_epoch(model, optimizer, frames, soft, settings, generator, device, progress))
+            losses.append(train_epoch(model, optimizer, frames, hard, soft, valid, settings, generator, device,
+                                      progress))
+            note(f'network: epoch {epoch}/{settings.n_epochs}, mean loss {losses[-1]:.4f}', quiet)
             if epoch in settings.to_save_epochs:
                 probabilities = predict(model, frames, settings, device, quiet=quiet)
                 save_epoch(out_path, epoch, model, probabilities, original_size, settings, losses[-1])

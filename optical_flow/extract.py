@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
 from ike_utils.atomic import atomic_file
 from ike_utils.device import resolve_device
@@ -28,6 +27,7 @@ from ike_utils.errors import InputError
 from ike_utils.flow_io import flow_file_name, read_flo, write_flo
 from ike_utils.frames import list_frames, read_frame_bgr
 from ike_utils.images import write_image
+from ike_utils.progress import progress_bar
 from optical_flow.classic import ClassicFlow
 from optical_flow.visualize import flow_to_color
 
@@ -186,7 +186,7 @@ def extract_flows(frames_path, out_path, method='dis', checkpoint=None, iters=20
         else:
             todo.append(index)
 
-    with tqdm(total=pairs, initial=skipped, unit='pair', desc=f'flow ({method})', disable=quiet) as progress:
+    with progress_bar(total=pairs, initial=skipped, unit='pair', desc=f'flow ({method})', quiet=quiet) as progress:
         carried = None  # (frame index, prepared frame): the last frame of a batch starts the next one
         for batch in _batches(todo, batch_pairs):
             frame_indices = list(range(batch[0], batch[-1] + 2))

@@ -1,11 +1,8 @@
 """IKE on a benchmark dataset (DAVIS-2016, SegTrack-v2, YouTube-Objects): many videos, optionally
 split over cluster tasks or processes. The layouts live in evaluation/datasets/."""
 import multiprocessing
-import os
 import traceback
 from pathlib import Path
-
-from tqdm import tqdm
 
 from evaluation.datasets import open_benchmark
 from evaluation.datasets.tables import to_markdown, write_csv_table
@@ -13,6 +10,8 @@ from evaluation.report import write_report
 from evaluation.scores import SequenceScores
 from ike_utils.atomic import atomic_file
 from ike_utils.errors import InputError
+from ike_utils.progress import progress_bar, say
+from pipeline.layout import FINAL_MASKS
 
 TABLE_NAME = 'table'  # report/table.md and report/table.csv: the benchmark's table in the paper's form
 
@@ -35,21 +34,23 @@ def shard(names, index: int, count: int) -> list:
 
 def _run_one(job):
     """Run one video (in a worker process); returns (name, error message or None)."""
-    benchmark_name, root, sequence, out_root, config_path, options, device, threads = job
+    benchmark_name, root, sequence, out_root, config_path, options, device, threads, quiet, bars = job
     name = sequence.name
     import torch
     from ike_utils.config import load_config
+    from ike_utils.progress import allow_bars
+    from ike_utils.threads import use_threads
     from pipeline.scoring import score_run
     from pipeline.video import run_video
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(threads)
+    allow_bars(bars)
     try:
         config = load_config(config_path)
         out_path = Path(out_root) / name
-        result = run_video(sequence.frames_dir, out_path, config, options, torch.device(device), quiet=True)
+        result = run_video(sequence.frames_dir, out_path, config, options, torch.device(device), quiet=quiet)
         benchmark = open_benchmark(benchmark_name, root)
         if benchmark.has_ground_truth(sequence):
-            score_run(out_path, result['stages'], config,
+            score_run(out_path, result['stages'],
                       lambda result_dir: benchmark.score(sequence, result_dir, options.threshold))
         return name, None
     except InputError as error:
@@ -58,46 +59,70 @@ def _run_one(job):
         return name, traceback.format_exc(limit=3).strip().splitlines()[-1]
 
 
-def run_dataset(benchmark, out_root, config_path, options, sequences, device='cpu', workers=1, quiet=False):
-    """Run every given video of `benchmark` (skipping finished stages), then write out_root/report/.
-    Returns {name: error} for the videos that failed."""
-    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else 0
-    jobs = [(benchmark.key, str(benchmark.root), sequence, str(out_root), str(config_path), options, device, threads)
-            for sequence in sequences]
+def run_dataset(benchmark, out_root, config_path, options, sequences, device='cpu', workers=1, quiet=False,
+                threads=1):
+    """Run every given video of `benchmark` (skipping finished stages), `workers` at a time with
+    `threads` CPU threads each, then write out_root/report/. Returns {name: error} for the videos
+    that failed."""
+    bars = workers == 1  # several workers' bars would garble one terminal: they print lines only
+    jobs = [(benchmark.key, str(benchmark.root), sequence, str(out_root), str(config_path), options, device, threads,
+             quiet, bars) for sequence in sequences]
     failures = {}
-    progress = tqdm(total=len(jobs), desc='videos', unit='video', disable=quiet)
+    progress = progress_bar(total=len(jobs), desc='videos', unit='video', quiet=quiet)
+    done = []
+
+    def finished(name, error):
+        failures.update({name: error} if error else {})
+        done.append(name)
+        progress.update(1)
+        say(f'video {len(done)}/{len(jobs)} {name}: {"failed: " + error if error else "finished"}', quiet)
+
     if workers > 1:
         with multiprocessing.get_context('spawn').Pool(workers) as pool:
-            results = pool.imap_unordered(_run_one, jobs)
-            for name, error in results:
-                failures.update({name: error} if error else {})
-                progress.update(1)
+            for name, error in pool.imap_unordered(_run_one, jobs):
+                finished(name, error)
     else:
         for job in jobs:
-            name, error = _run_one(job)
-            failures.update({name: error} if error else {})
-            progress.update(1)
+            finished(*_run_one(job))
     progress.close()
     write_dataset_report(benchmark, out_root)
     return failures
 
 
+def _video_runs(benchmark, out_root) -> dict:
+    """{name: (run folder, Sequence)} of the benchmark's videos that out_root holds."""
+    sequences = {s.name: s for s in benchmark.sequences()}
+    out_root = Path(out_root)
+    runs = sorted(p for p in out_root.iterdir() if p.is_dir() and p.name in sequences) if out_root.is_dir() else []
+    return {run.name: (run, sequences[run.name]) for run in runs}
+
+
+def dataset_scores(benchmark, out_root) -> dict:
+    """{stage label: [scores of every scored video]} of out_root, in the loop's stage order."""
+    from pipeline.scoring import read_scores
+    scores_by_stage = {}
+    for run, _ in _video_runs(benchmark, out_root).values():
+        for label, record in read_scores(run, benchmark.record_type).items():
+            scores_by_stage.setdefault(label, []).append(record)
+    order = sorted(scores_by_stage, key=lambda label: (int(label.split()[1]), label.split()[0] != 'graph'))
+    return {label: scores_by_stage[label] for label in order}
+
+
 def write_dataset_report(benchmark, out_root):
     """out_root/report/ from every video of out_root that has scores (all shards alike): the
-    benchmark's table in the paper's form (table.md, table.csv) and report.md."""
-    from pipeline.scoring import read_scores
-    frames_dirs = {s.name: s.frames_dir for s in benchmark.sequences()}
-    scores_by_stage, videos = {}, {}
-    for run in sorted(p for p in Path(out_root).iterdir() if p.is_dir() and p.name in frames_dirs):
-        scores = read_scores(run, benchmark.record_type)
-        for label, record in scores.items():
-            scores_by_stage.setdefault(label, []).append(record)
-        if (run / 'final' / 'masks').is_dir():
-            videos[run.name] = (frames_dirs[run.name], run / 'final' / 'masks')
+    benchmark's table in the paper's form (table.md, table.csv) and report.md, with what made the
+    results and contact sheets of the final masks (with the ground truth's outline on DAVIS).
+    Returns the path of report.md, or None when no video has results yet."""
+    from pipeline.provenance import read_run_record
+    videos, records = {}, {}
+    for name, (run, sequence) in _video_runs(benchmark, out_root).items():
+        if (run / FINAL_MASKS).is_dir():
+            truth = benchmark.annotation_dir(sequence) if hasattr(benchmark, 'annotation_dir') else None
+            videos[name] = (sequence.frames_dir, run / FINAL_MASKS, truth if truth and truth.is_dir() else None)
+            records[name] = read_run_record(run)
+    scores_by_stage = dataset_scores(benchmark, out_root)
     if not scores_by_stage and not videos:
         return None
-    order = sorted(scores_by_stage, key=lambda label: (int(label.split()[1]), label.split()[0] != 'graph'))
-    scores_by_stage = {label: scores_by_stage[label] for label in order}
     report_dir = Path(out_root) / 'report'
     table = ''
     if scores_by_stage:
@@ -108,4 +133,15 @@ def write_dataset_report(benchmark, out_root):
         with atomic_file(report_dir / f'{TABLE_NAME}.md') as tmp:
             tmp.write_text(table)
     davis_scores = scores_by_stage if benchmark.record_type is SequenceScores else None
-    return write_report(report_dir, davis_scores, videos, tables=table)
+    return write_report(report_dir, davis_scores, videos, tables=table, provenance=provenance_lines(records))
+
+
+def provenance_lines(records: dict) -> list:
+    """What made the videos' results, one line per distinct record (naming its videos when they differ)."""
+    from pipeline.provenance import describe
+    groups = {}
+    for name, record in records.items():
+        groups.setdefault(describe(record), []).append(name)
+    if len(groups) == 1:
+        return list(groups)
+    return [f'{line} ({", ".join(names)})' for line, names in groups.items()]

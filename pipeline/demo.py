@@ -9,7 +9,8 @@ from evaluation.report import write_contact_sheet
 from ike_utils.config import load_config
 from ike_utils.device import resolve_device
 from ike_utils.synthetic import make_clip, write_clip
-from pipeline.video import LoopOptions, run_video, stage_images
+from pipeline.layout import stage_masks
+from pipeline.video import LoopOptions, run_video
 
 
 def run_demo(out_path, config_path, cycles=2, n_frames=24, device='auto', quiet=False):
@@ -23,7 +24,7 @@ def run_demo(out_path, config_path, cycles=2, n_frames=24, device='auto', quiet=
     print(f'IKE demo: {n_frames} synthetic frames, {cycles} cycles, {time.perf_counter() - started:.0f} s')
     final_j = None
     for stage, cycle, _ in result['stages']:
-        scores = evaluate_sequence(stage_images(out_path / 'run', stage, cycle, config), clip_dir / 'masks')
+        scores = evaluate_sequence(stage_masks(out_path / 'run', stage, cycle), clip_dir / 'masks')
         final_j = scores.J_mean
         print(f'  {stage} {cycle}: J = {scores.J_mean:.3f}  (F = {scores.F_mean:.3f})')
     final = evaluate_sequence(result['final'] / 'masks', clip_dir / 'masks')

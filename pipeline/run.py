@@ -1,42 +1,53 @@
-"""What run_ike.py does: one video or a whole dataset."""
+"""What run_ike.py does: one video or a whole dataset, ending with where the results are."""
 from pathlib import Path
 
 from evaluation.datasets import DEFAULT_BENCHMARK, open_benchmark
+from evaluation.datasets.tables import to_markdown
 from evaluation.davis import evaluate_sequence
-from evaluation.scores import format_table
 from ike_utils.config import load_config
 from ike_utils.device import resolve_device
 from ike_utils.errors import InputError
-from pipeline.dataset import parse_shard, run_dataset, shard
-from pipeline.scoring import score_run
+from pipeline.dataset import dataset_scores, parse_shard, run_dataset, shard
+from pipeline.scoring import SCORES_NAME, score_run
 from pipeline.video_file import OVERLAY_NAME, decode_video, forget_flow, write_overlay_video
+
+
+def check_flow_weights(options) -> None:
+    """With RAFT flow, the checkpoint must be usable before any work starts (InputError naming it)."""
+    if options.flow_method == 'raft':
+        from RAFT.checkpoint import check_checkpoint
+        check_checkpoint(options.checkpoint, method_flag='--flow_method')
+
+
+def print_scores(scores: dict) -> None:
+    for label, record in scores.items():
+        print(f'{label:>10}: J {record.J_mean:.3f}  F {record.F_mean:.3f}')
 
 
 def run_one_video(frames_path, out_path, config_path, options, device='auto', annotations=None, quiet=False,
                   overlay_fps=None):
-    """Run the loop on one video; with `annotations` (its ground-truth folder) print and return scores;
-    with `overlay_fps`, also write the overlay video final/overlay.mp4 at that frame rate."""
+    """Run the loop on one video; with `annotations` (its ground-truth folder) score every stage;
+    with `overlay_fps`, also write the overlay video final/overlay.mp4 at that frame rate. Whatever
+    `quiet`, the last lines say where the results are, and the scores when there are some."""
     from pipeline.video import run_video
     config = load_config(config_path)
     if annotations is not None and not Path(annotations).is_dir():
         raise InputError(f'annotations folder {annotations} does not exist; pass the folder of this video\'s '
                          f'ground-truth PNGs or leave --annotations out')
+    check_flow_weights(options)
     result = run_video(frames_path, out_path, config, options, resolve_device(device), quiet=quiet)
-    if not quiet:
-        print(f'final masks: {result["final"] / "masks"}')
+    scores = None
+    if annotations is not None:
+        name = Path(frames_path).name
+        scores = score_run(out_path, result['stages'],
+                           lambda result_dir: evaluate_sequence(result_dir, annotations, options.threshold, name=name))
+        print(f'J and F mean of every stage (the last on the final masks), saved in {Path(out_path) / SCORES_NAME}:')
+        print_scores(scores)
     if overlay_fps:
         overlay = write_overlay_video(frames_path, result['final'] / 'masks', result['final'] / OVERLAY_NAME,
                                       overlay_fps)
-        if not quiet:
-            print(f'overlay video: {overlay}')
-    if annotations is None:
-        return None
-    name = Path(frames_path).name
-    scores = score_run(out_path, result['stages'], config,
-                       lambda result_dir: evaluate_sequence(result_dir, annotations, options.threshold, name=name))
-    if not quiet:
-        for label, record in scores.items():
-            print(f'{label:>10}: J {record.J_mean:.3f}  F {record.F_mean:.3f}')
+        print(f'overlay video: {overlay}')
+    print(f'final masks: {result["final"] / "masks"}')
     return scores
 
 
@@ -45,6 +56,7 @@ def run_video_file(video_path, out_path, config_path, options, decode_options, d
     """Decode a video file once into out_path/frames/, run the loop on it, and write the overlay video
     out_path/final/overlay.mp4 (as many frames as were segmented, at the source rate / stride)."""
     load_config(config_path)  # a bad config fails before the decoding
+    check_flow_weights(options)
     frames_dir = Path(out_path) / 'frames'
     fps, decoded = decode_video(video_path, frames_dir, decode_options, quiet=quiet)
     if decoded:
@@ -53,23 +65,38 @@ def run_video_file(video_path, out_path, config_path, options, decode_options, d
 
 
 def run_many_videos(dataset_root, out_path, config_path, options, sequences=None, shard_spec=None,
-                    workers=1, device='auto', quiet=False, dataset=DEFAULT_BENCHMARK):
+                    workers=1, device='auto', quiet=False, dataset=DEFAULT_BENCHMARK, threads=1):
     """Run the loop on the videos of a benchmark dataset (`dataset`: a key of
-    evaluation.datasets.BENCHMARKS); writes out_path/report/. Returns the names of the videos run."""
+    evaluation.datasets.BENCHMARKS), `workers` at a time with `threads` CPU threads each; writes
+    out_path/report/ and ends by printing the mean scores of every stage and the report's path.
+    Returns the names of the videos run."""
     load_config(config_path)  # a bad config fails here, once, not in every video
     benchmark = open_benchmark(dataset, dataset_root)
     chosen = benchmark.sequences(sequences)
     if shard_spec:
         chosen = shard(chosen, *parse_shard(shard_spec))
     names = [sequence.name for sequence in chosen]
+    check_flow_weights(options)
     device = str(resolve_device(device))
-    failures = run_dataset(benchmark, out_path, config_path, options, chosen, device, workers, quiet)
-    report = Path(out_path) / 'report' / 'report.md'
-    if not quiet and report.exists():
-        print(report.read_text())
+    failures = run_dataset(benchmark, out_path, config_path, options, chosen, device, workers, quiet, threads)
     for name, error in failures.items():
         print(f'failed: {name}: {error}')
+    finished = [name for name in names if name not in failures]
+    if finished:
+        print(f'final masks: {Path(out_path) / "<video>" / "final" / "masks"} for {", ".join(finished)}')
+    report = Path(out_path) / 'report' / 'report.md'
+    if report.exists():
+        _print_dataset_means(benchmark, out_path)
+        print(f'report: {report}')
     if failures:
         raise InputError(f'{len(failures)} of {len(names)} videos failed (listed above); fix them and rerun: '
                          f'finished stages are kept')
     return names
+
+
+def _print_dataset_means(benchmark, out_path) -> None:
+    """The benchmark's table in the paper's form (DAVIS: J and F per stage) over the scored videos."""
+    by_stage = dataset_scores(benchmark, out_path)
+    if by_stage:
+        print(f'{benchmark.title}, {max(map(len, by_stage.values()))} scored videos:')
+        print(to_markdown(*benchmark.paper_table(by_stage)))

@@ -7,7 +7,6 @@ again makes every later stage run again.
 """
 import dataclasses
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -17,10 +16,13 @@ from graph_module.settings import GraphSettings
 from ike_utils.atomic import atomic_file
 from ike_utils.config import Config
 from ike_utils.frames import frame_size, list_frames
+from ike_utils.progress import Stage
+from ike_utils.repo import DEFAULT_RAFT_CHECKPOINT
 from network_module.settings import NetworkSettings
-from network_module.train import run_network
+from network_module.train import DEFAULT_SEED, completed_results, run_network
 from optical_flow.extract import extract_flows
 from pipeline.final import write_final
+from pipeline.provenance import write_run_record
 from pipeline.records import clear_done, is_done, mark_done
 
 
@@ -29,10 +31,10 @@ class LoopOptions:
     """How the loop runs (the math lives in the config)."""
     cycles: int = 3
     flow_method: str = 'raft'
-    checkpoint: Optional[str] = 'RAFT/models/raft-things.pth'
+    checkpoint: Optional[str] = str(DEFAULT_RAFT_CHECKPOINT)
     flow_iters: int = 20
     threshold: float = 0.5
-    seed: Optional[int] = None
+    seed: Optional[int] = DEFAULT_SEED
 
 
 def cycle_dir(out_path, cycle: int) -> Path:
@@ -53,21 +55,27 @@ def _graph_settings(config: Config, features_paths) -> GraphSettings:
 
 
 def run_video(frames_path, out_path, config: Config, options: LoopOptions, device, quiet=True):
-    """Run the whole loop on one video; returns {'stages': [...], 'final': path, 'seconds': {...}}."""
+    """Run the whole loop on one video; returns {'stages': [...], 'final': path, 'seconds': {...}}.
+    Prints a line as each stage starts, ends or is skipped (unless quiet); `seconds` holds the
+    stages that ran."""
     frames_path, out_path = Path(frames_path), Path(out_path)
     files = list_frames(frames_path, min_count=2)
     original_size = frame_size(files)
     network_settings = NetworkSettings.from_config(config)
+    video = frames_path.name
     seconds = {}
     stages = []
+    write_run_record(out_path, config, options)
 
-    began = time.perf_counter()
     flow_dir = out_path / 'flow'
+    stage = Stage(f'{video}: flow ({options.flow_method})', quiet)
     summary = extract_flows(frames_path, flow_dir, method=options.flow_method,
                             checkpoint=options.checkpoint if options.flow_method == 'raft' else None,
                             iters=options.flow_iters, device=device, quiet=quiet)
-    seconds['flow'] = time.perf_counter() - began
     changed = summary.computed > 0  # an upstream stage ran: every later stage runs again
+    flow_seconds = stage.done(f'{summary.computed} pair(s) computed, {summary.skipped} done before')
+    if changed:
+        seconds['flow'] = flow_seconds
     flow_record = json.loads((flow_dir / 'flow_settings.json').read_text())
 
     features = ()
@@ -76,22 +84,32 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
         graph_dir = cycle_dir(out_path, cycle) / 'graph'
         record = {'stage': 'graph', 'frames': str(frames_path.resolve()), 'flow': flow_record,
                   'settings': dataclasses.asdict(settings)}
-        began = time.perf_counter()
+        label = f'{video}: cycle {cycle} graph'
         if changed or not is_done(graph_dir, record):
+            stage = Stage(label, quiet)
             clear_done(graph_dir)
             run_graph_module(frames_path, flow_dir, graph_dir, settings, device, quiet=quiet)
             mark_done(graph_dir, record)
             changed = True
-        seconds[f'cycle_{cycle}/graph'] = time.perf_counter() - began
+            seconds[f'cycle_{cycle}/graph'] = stage.done()
+        else:
+            Stage.skipped(label, quiet)
         stages.append(('graph', cycle, graph_dir))
         soft_pt, soft_png = graph_result(graph_dir, settings)
         if cycle == options.cycles:
             break
         network_dir = cycle_dir(out_path, cycle) / 'network'
-        began = time.perf_counter()
-        folders = run_network(frames_path, soft_pt, network_dir, network_settings, device, seed=options.seed,
-                              quiet=quiet, skip_if_done=not changed)
-        seconds[f'cycle_{cycle}/network'] = time.perf_counter() - began
+        label = f'{video}: cycle {cycle} network'
+        folders = None if changed else completed_results(frames_path, soft_pt, network_dir, network_settings,
+                                                         options.seed)
+        if folders is None:
+            stage = Stage(label, quiet)
+            folders = run_network(frames_path, soft_pt, network_dir, network_settings, device, seed=options.seed,
+                                  quiet=quiet, skip_if_done=False)
+            changed = True
+            seconds[f'cycle_{cycle}/network'] = stage.done()
+        else:
+            Stage.skipped(label, quiet)
         stages.append(('network', cycle, network_dir))
         features = (folders[-1],)
 
@@ -100,14 +118,17 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
     if changed or not is_done(final_dir, record):
         write_final(soft_pt, soft_png, final_dir, original_size, options.threshold)
         mark_done(final_dir, record)
-    with atomic_file(out_path / 'timings.json') as tmp:
-        tmp.write_text(json.dumps(seconds, indent=1) + '\n')
+    _update_timings(out_path / 'timings.json', seconds)
     return {'stages': stages, 'final': final_dir, 'seconds': seconds}
 
 
-def stage_images(out_path, stage: str, cycle: int, config: Config):
-    """The soft PNG folder (original size) of a stage's result, for evaluation."""
-    if stage == 'graph':
-        return graph_result(cycle_dir(out_path, cycle) / 'graph', _graph_settings(config, ()))[1]
-    settings = NetworkSettings.from_config(config)
-    return cycle_dir(out_path, cycle) / 'network' / 'results_images' / ('epoch_%05d' % settings.to_save_epochs[-1])
+def _update_timings(path: Path, seconds: dict) -> None:
+    """timings.json: the seconds of the stages that ran now, and the earlier figures of the others
+    (a rerun that skips a stage keeps the time it took)."""
+    try:
+        timings = json.loads(path.read_text())
+    except (OSError, ValueError):
+        timings = {}
+    timings.update(seconds)
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(timings, indent=1) + '\n')

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Optional
 
 import cv2
-from tqdm import tqdm
 
 from evaluation.report import read_mask
 from ike_utils.atomic import atomic_dir, atomic_file
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames, read_frame_bgr
 from ike_utils.images import overlay_mask
+from ike_utils.progress import progress_bar
 from pipeline.records import is_done, mark_done
 
 FRAME_NAME = '%05d.jpg'
@@ -75,7 +75,7 @@ def decode_video(video_path, frames_dir, options: DecodeOptions = DecodeOptions(
         if is_done(frames_dir, record):
             return fps / options.stride, False
         kept = 0
-        with atomic_dir(frames_dir) as tmp, tqdm(desc='decoding', unit='frame', disable=quiet) as progress:
+        with atomic_dir(frames_dir) as tmp, progress_bar(desc='decoding', unit='frame', quiet=quiet) as progress:
             index = 0
             while options.max_frames is None or kept < options.max_frames:
                 ok, frame = capture.read()

@@ -218,6 +218,7 @@ def test_script_runs_dis_quietly(tmp_path):
     result = _run_script('--frames_path', folder, '--out_path', tmp_path / 'out', '--method', 'dis', '--quiet',
                          '--save_viz')
     assert result.returncode == 0, result.stderr
-    assert result.stdout == '' and result.stderr == ''
+    assert result.stderr == ''  # --quiet: no bars; the one line of stdout says where the flows are
+    assert result.stdout.splitlines() == [result.stdout.strip()] and str(tmp_path / 'out') in result.stdout
     assert len(list((tmp_path / 'out' / 'bwd_of').glob('*.flo'))) == 2
     assert len(list((tmp_path / 'out' / 'fwd_of_viz').glob('*.png'))) == 2

@@ -203,7 +203,8 @@ def test_command_line_run(tmp_path):
     result = _main('--frames_path', frames, '--pseudo_gt_path', pseudo, '--out_path', tmp_path / 'out',
                    '--config_file', config, '--device', 'cpu', '--seed', 1, '--quiet')
     assert result.returncode == 0, result.stderr
-    assert result.stderr == '' and result.stdout == ''
+    assert result.stderr == ''  # --quiet: no bars; the one line of stdout says where the predictions are
+    assert result.stdout == f'network: predictions in {tmp_path / "out" / "results_pt" / "epoch_00002"}\n'
     assert len(list((tmp_path / 'out' / 'results_pt' / 'epoch_00002').glob('*.pt'))) == 4
     assert not (tmp_path / 'out' / 'results_pt' / 'epoch_00001').exists()
 

@@ -3,12 +3,11 @@ folder per video, scored with the benchmark's protocol."""
 import json
 from pathlib import Path
 
-from tqdm import tqdm
-
 from evaluation.datasets.base import sub_folders
 from evaluation.datasets.tables import to_markdown, write_csv_table
 from ike_utils.atomic import atomic_file
 from ike_utils.errors import InputError
+from ike_utils.progress import progress_bar
 
 RESULTS_LABEL = 'results'
 
@@ -27,7 +26,7 @@ def evaluate_results(benchmark, results_root, sequences=None, threshold: float =
         raise InputError(f'results root {results_root} has no folder {missing[0]!r}; segment it first or '
                          f'leave it out of --sequences')
     return [benchmark.score(s, results_root / s.name, threshold, naming)
-            for s in tqdm(chosen, desc='evaluating', unit='video', disable=quiet)]
+            for s in progress_bar(desc='evaluating', unit='video', quiet=quiet, iterable=chosen)]
 
 
 def format_results(benchmark, records) -> str:
