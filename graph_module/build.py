@@ -1,6 +1,6 @@
 """Building the graph and the node features in one walk along the optical-flow chains."""
 from graph_module.chains import Flows, PivotChains, pivot_blocks, walk_chains
-from graph_module.features import TRIM_EVERY, NodeFeatures, feature_blocks
+from graph_module.features import NodeFeatures, feature_blocks
 from graph_module.graph import SpaceTimeGraph
 from graph_module.settings import MAX_CHAIN_OFFSET
 from ike_utils.memory import release_free_memory
@@ -19,7 +19,7 @@ class GraphBuilder:
         """Add every chain's edges and observe its features. fwd_flows[j] goes from frame j to j+1,
         bwd_flows[j] from frame j+1 to j; both are kept by the features, which walk them again."""
         self.flows = (fwd_flows, bwd_flows)
-        for count, pivots in enumerate(pivot_blocks(self.n_frames, self.height * self.width)):
+        for pivots in pivot_blocks(self.n_frames, self.height * self.width):
             chains = PivotChains(pivots, self.n_frames, self.height, self.width, self.features.reach,
                                  self.device)
             for flows, forward in ((fwd_flows, True), (bwd_flows, False)):
@@ -27,8 +27,9 @@ class GraphBuilder:
                     self.graph.add_edges(pivots, step.offset, step.first_pivot, step.x, step.y)
                     chains.keep(step)
             self.features.observe(chains)
-            if count % TRIM_EVERY == TRIM_EVERY - 1:
-                release_free_memory()  # the steps' temporaries would otherwise pile up in the C heap
+            # the small tensors kept for each step (jumps, integer edges) scatter through the holes
+            # the steps' temporaries leave in the C heap; without this it grows by tens of MiB a block
+            release_free_memory()
 
     def finish(self):
         """(graph, features): a SpaceTimeGraph and the NodeFeatures that make the design."""
