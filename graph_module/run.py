@@ -93,13 +93,17 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
         _sync(device)
         now = time.perf_counter()
         timings['iterations'].append(now - last[0])
-        save(k, maps)
+        if k < settings.n_iterations - 1:  # the last is saved once the graph is gone (less memory)
+            save(k, maps)
         release_free_memory()  # the iteration's temporaries would otherwise pile up in the C heap
         progress.update(1)
         last[0] = time.perf_counter()
 
-    power_iterations(graph, features, inverses, seed, settings.n_iterations, on_iteration)
+    maps = power_iterations(graph, features, inverses, seed, settings.n_iterations, on_iteration)
     progress.close()
     timings['graph_index_bytes'] = graph.memory_bytes()
-    timings["feature_bytes"] = features.memory_bytes()
+    timings['feature_bytes'] = features.memory_bytes()
+    del graph, features, inverses
+    release_free_memory()
+    save(settings.n_iterations - 1, maps)
     return timings
