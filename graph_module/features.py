@@ -6,6 +6,11 @@ columns for a block of consecutive pivot frames from their chains (chains.PivotC
 to `reach` frames along them. `feature_blocks` lists the blocks in column order: adding a feature
 is declaring one more block there. The design matrix of a frame is the blocks' columns followed by
 the regression's bias (ones): N x (F + 1), as in the reference.
+
+The design is never all in memory: the fills run once while the graph is built (for the
+normalisation ranges), then again for every iteration, a block of pivot frames at a time. So a
+fill must give the same numbers each time, and what it reads (cues, frames) stays in memory for
+the whole run: keep that compact (a video's frames as uint8, say).
 """
 import warnings
 from dataclasses import dataclass
