@@ -95,11 +95,19 @@ PIXEL_FEATURES = {
 }
 
 
+def _flow_tensor(flows) -> torch.Tensor:
+    """An (n-1) x H x W x 2 tensor from one direction's chains.Flows (or such a tensor)."""
+    if isinstance(flows, torch.Tensor):
+        return flows
+    return torch.stack((flows.u, flows.v), dim=-1).view(flows.u.shape[0], flows.height, flows.width, 2)
+
+
 def compute_pixel_maps(names, fwd_flows, bwd_flows, frames) -> dict:
     """{name: n x C x H x W} for each named map, on the flows' device.
 
-    Flows: (n-1) x H x W x 2 at the working size; frames: n x H x W x 3 RGB in [0, 1] (only colour
-    reads them)."""
+    Flows: chains.Flows or (n-1) x H x W x 2 tensors at the working size; frames: n x H x W x 3 RGB
+    in [0, 1] (only colour reads them)."""
+    fwd_flows, bwd_flows = _flow_tensor(fwd_flows), _flow_tensor(bwd_flows)
     return {name: PIXEL_FEATURES[name].compute(fwd_flows, bwd_flows, frames).to(fwd_flows.device)
             for name in names}
 
