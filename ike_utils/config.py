@@ -5,7 +5,6 @@ modules themselves only ever see plain values. A missing key, or a value of the 
 is an InputError naming the key and the file.
 """
 import configparser
-from pathlib import Path
 
 from ike_utils.errors import InputError
 from ike_utils.repo import DEFAULT_CONFIG, project_path
