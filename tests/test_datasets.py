@@ -1,6 +1,7 @@
 """The benchmark layouts and protocols (evaluation/datasets/): tiny synthetic releases of SegTrack-v2
 and YouTube-Objects, scored against values worked out by hand, and their paper tables."""
 import csv
+import json
 import math
 import subprocess
 import sys
@@ -12,10 +13,13 @@ import pytest
 from scipy.io import savemat
 
 from evaluation.datasets import open_benchmark
+from evaluation.datasets.base import IoUScores
 from evaluation.datasets.davis2016 import Davis2016
 from evaluation.datasets.evaluate import evaluate_results
 from evaluation.datasets.youtube_objects import box_iou, box_of_mask
+from evaluation.scores import SequenceScores
 from ike_utils.errors import InputError
+from pipeline.dataset import write_dataset_report
 
 REPO = Path(__file__).resolve().parents[1]
 H, W = 4, 6
@@ -199,3 +203,36 @@ def test_davis_layout_lists_its_videos(tmp_path):
     (tmp_path / 'JPEGImages' / '480p' / 'alpha').mkdir(parents=True)
     assert [s.name for s in Davis2016(tmp_path).sequences()] == ['alpha']
     assert math.isnan(Davis2016.paper_table({'graph 1': []})[1][0][1])
+
+
+def test_dataset_report_writes_the_youtube_objects_table_per_stage(tmp_path):
+    """The report of a YouTube-Objects run: IoU and CorLoc per class and stage, markdown and CSV."""
+    youtube_objects(tmp_path / 'yto')
+    benchmark = open_benchmark('youtube-objects', tmp_path / 'yto')
+    out = tmp_path / 'out'
+    stages = {'aeroplane_0001_001': {'graph 1': ([0.5, 0.0], [True, False, True]), 'network 1': ([1.0, 1.0], [True] * 3)},
+              'cat_0002_001': {'graph 1': ([1.0], [False]), 'network 1': ([0.0], [True])}}
+    for name, by_stage in stages.items():
+        (out / name).mkdir(parents=True)
+        group = name.split('_')[0]
+        scores = {label: IoUScores(name, group, ['f'] * len(ious), ious, ['b'] * len(hits), hits).to_dict()
+                  for label, (ious, hits) in by_stage.items()}
+        (out / name / 'scores.json').write_text(json.dumps(scores))
+    write_dataset_report(benchmark, out)
+    rows = list(csv.reader(open(out / 'report' / 'table.csv')))
+    assert rows[0] == ['class', 'graph 1 IoU', 'graph 1 CorLoc', 'network 1 IoU', 'network 1 CorLoc']
+    values = {row[0]: [float(v) for v in row[1:]] for row in rows[1:]}
+    assert values['aeroplane'] == pytest.approx([0.25, 2 / 3, 1.0, 1.0])
+    assert values['cat'] == pytest.approx([1.0, 0.0, 0.0, 1.0])
+    assert values['mean'] == pytest.approx([0.625, 1 / 3, 0.5, 1.0])
+    assert '| aeroplane | 0.250 | 0.667 | 1.000 | 1.000 |' in (out / 'report' / 'table.md').read_text()
+    assert '## YouTube-Objects' in (out / 'report' / 'report.md').read_text()
+
+
+def test_davis_paper_table_is_the_mean_over_videos_per_stage():
+    records = [SequenceScores('a', ['1'], [0.6], [0.4], 0.6, 1.0, 0.1, 0.4, 0.0, 0.2),
+               SequenceScores('b', ['1'], [0.2], [0.8], 0.2, 0.0, 0.3, 0.8, 1.0, 0.0)]
+    header, rows = Davis2016.paper_table({'graph 1': records})
+    assert header == ['stage', 'J&F mean', 'J mean', 'J recall', 'J decay', 'F mean', 'F recall', 'F decay']
+    assert rows == [['graph 1', pytest.approx(0.5), pytest.approx(0.4), 0.5, pytest.approx(0.2), pytest.approx(0.6),
+                     0.5, pytest.approx(0.1)]]

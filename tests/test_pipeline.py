@@ -132,6 +132,8 @@ def test_dataset_mode_with_workers_writes_every_video_and_the_report(tmp_path):
     report = (tmp_path / 'out' / 'report' / 'report.md').read_text()
     assert 'alpha' in report and 'gamma' in report and 'graph 2' in report
     assert (tmp_path / 'out' / 'report' / 'scores_by_cycle.png').is_file()
+    table = [line.split(',') for line in (tmp_path / 'out' / 'report' / 'table.csv').read_text().splitlines()]
+    assert [row[0] for row in table] == ['stage', 'graph 1', 'network 1', 'graph 2'] and len(table[1]) == 8
     assert len(list((tmp_path / 'out' / 'report' / 'contact_sheets').iterdir())) == 2
 
 
