@@ -18,6 +18,7 @@ from evaluation.datasets.evaluate import evaluate_results, format_results, write
 from evaluation.davis import evaluate_folders, evaluate_sequences
 from evaluation.scores import format_table, write_csv, write_json
 from ike_utils.cli import run_cli
+from ike_utils.run_lock import check_out_file
 from ike_utils.errors import InputError
 from pipeline.layout import parse_stage, stage_masks, video_runs
 
@@ -92,6 +93,9 @@ def evaluate_run(args, runs, sequences):
 def main(argv=None):
     args = parse_args(argv)
     sequences = [name.strip() for name in args.sequences.split(',') if name.strip()] or None
+    for flag, path in (('--csv', args.csv), ('--json', args.json)):
+        if path:
+            check_out_file(path, flag)
     runs = video_runs(args.results)
     if runs:
         records = evaluate_run(args, runs, sequences)

@@ -24,7 +24,7 @@ def main(args):
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--frames_path', required=True, help='folder of the video frames (00000.jpg, ...)')
+    parser.add_argument('--frames_path', required=True, help='folder of the video frames (natural order: 1, 2, ..., 10)')
     parser.add_argument('--pseudo_gt_path', required=True,
                         help='folder of the pseudo labels %%05d.pt (H x W x 1), e.g. graph_out/iter_19')
     parser.add_argument('--out_path', required=True, help='output folder (models/, results_pt/, results_images/)')

@@ -147,6 +147,16 @@ def _check_threshold(threshold):
         raise InputError(f'threshold {threshold} is not valid; use a value in (0, 1], e.g. 0.5')
 
 
+def evaluate_frame_pairs(name: str, pairs, threshold: float = 0.5,
+                         bound_th: float = BOUNDARY_TOLERANCE) -> SequenceScores:
+    """Scores of explicit (annotation file, result file) pairs of one sequence."""
+    _check_threshold(threshold)
+    missing = [str(result) for _, result in pairs if not Path(result).is_file()]
+    if missing:
+        raise InputError(f'result {missing[0]} is missing; write a mask for every frame')
+    return _score_pairs(name, pairs, threshold, bound_th)
+
+
 def evaluate_sequence(result_dir, annotation_dir, threshold: float = 0.5, name: str = None,
                       bound_th: float = BOUNDARY_TOLERANCE) -> SequenceScores:
     """Scores of one sequence: the masks of `result_dir` against the annotations of `annotation_dir`."""

@@ -183,11 +183,11 @@ def add_caption(image: np.ndarray, caption: str) -> np.ndarray:
 
 def write_contact_sheet(frames_dir, masks_dir, path, tiles: int = 12, columns: int = 4,
                         tile_width: int = 320, annotations_dir=None, caption: str = '') -> None:
-    """Contact sheet of a video: the frames of `frames_dir` (sorted by name) with the masks of
-    `masks_dir` named by frame index (00000.png, 00001.png, ...), and the outlines of the ground
+    """Contact sheet of a video: the frames of `frames_dir` (natural order) with the masks of
+    `masks_dir` named like the frames (00000.jpg -> 00000.png), and the outlines of the ground
     truth of `annotations_dir` (same names) where it has them, written as an image to `path`."""
     frame_files = list_frames(frames_dir)
-    mask_files = [Path(masks_dir) / f'{i:05d}.png' for i in range(len(frame_files))]
+    mask_files = [Path(masks_dir) / f'{frame.stem}.png' for frame in frame_files]
     missing = [p.name for p in mask_files if not p.is_file()]
     if missing:
         raise InputError(f'masks folder {masks_dir} lacks {len(missing)} of {len(frame_files)} masks '

@@ -26,13 +26,18 @@ def check_flow_folder(flow_folder, n_frames: int):
     if not flow_folder.is_dir():
         raise InputError(f'flow folder {flow_folder} does not exist; run extract_optical_flow.py '
                          f'--frames_path <frames> --out_path {flow_folder.parent}')
+    size = None
     for index in range(n_frames - 1):
         path = flow_folder / flow_file_name(index)
         if not path.is_file():
             raise InputError(f'flow file {path} is missing ({n_frames} frames need {n_frames - 1} flows); '
                              f'extract the flow of these frames again')
-        check_flo(path)
-    found = len(list(flow_folder.glob('*.flo')))
+        height, width = check_flo(path)
+        if size is not None and (height, width) != size:
+            raise InputError(f'flow file {path} is {width}x{height} but {flow_folder / flow_file_name(0)} is '
+                             f'{size[1]}x{size[0]}; all flows of a video have one size: extract them again')
+        size = (height, width)
+    found = len([p for p in flow_folder.glob('*.flo') if not p.name.startswith('.')])  # temporaries do not count
     if found != n_frames - 1:
         raise InputError(f'flow folder {flow_folder} holds {found} .flo files but the video has '
                          f'{n_frames} frames (expected {n_frames - 1}); extract the flow of these frames again')

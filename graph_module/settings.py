@@ -47,6 +47,6 @@ class GraphSettings:
             dir_half_chain=config.get_int(section, 'dir_features_half_chain_size', min_value=-1,
                                           max_value=MAX_CHAIN_OFFSET),
             cue_half_chain=cue_half_chain,
-            ridge_lambda=config.get_float(section, 'lambda', min_value=0),
+            ridge_lambda=config.get_positive_float(section, 'lambda'),
             features_paths=tuple(features_paths),
         )

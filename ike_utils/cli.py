@@ -1,5 +1,6 @@
 """Shared command-line plumbing: common flags and the error-to-exit-status convention."""
 import argparse
+import errno
 import sys
 import warnings
 
@@ -7,6 +8,9 @@ from ike_utils import threads  # first: waiting threads must yield before torch 
 from ike_utils.errors import InputError
 
 EXIT_BAD_INPUT = 2
+# write failures that are the machine's state, not a bug: read-only, full or forbidden
+WRITE_ERRORS = {errno.EROFS: 'the file system is read-only', errno.ENOSPC: 'the disk is full',
+                errno.EDQUOT: 'the disk quota is exceeded', errno.EACCES: 'permission denied'}
 
 
 def add_common_args(parser: argparse.ArgumentParser):
@@ -29,6 +33,15 @@ def use_cpu_threads(args, workers: int = 1) -> int:
     return threads.use_threads(threads.threads_per_worker(workers, args.threads))
 
 
+TORCH_WRITE_ERRORS = ('PytorchStreamWriter failed', 'file write failed', 'cannot be opened')
+
+
+def _write_failed(what: str):
+    print(f'error: {what}; free some space or choose another output folder, then rerun (finished stages '
+          f'are kept)', file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     return f'warning: {message}\n'
 
@@ -41,6 +54,15 @@ def run_cli(main, *args, **kwargs):
     except InputError as error:
         print(f'error: {error}', file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+    except OSError as error:
+        if error.errno not in WRITE_ERRORS:
+            raise
+        where = f' {error.filename}' if error.filename else ''
+        _write_failed(f'cannot write{where}: {WRITE_ERRORS[error.errno]}')
+    except RuntimeError as error:  # torch.save reports a failed write so
+        if not any(sign in str(error) for sign in TORCH_WRITE_ERRORS):
+            raise
+        _write_failed(f'cannot write a file ({str(error).splitlines()[0]}): the disk is full or read-only')
     except KeyboardInterrupt:
         print('interrupted: finished outputs are kept, a rerun redoes the rest', file=sys.stderr)
         sys.exit(130)

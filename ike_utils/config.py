@@ -2,14 +2,22 @@
 
 Every stage builds its own small settings object from it (graph_module.settings, ...), so the
 modules themselves only ever see plain values. A missing key, or a value of the wrong type or range,
-is an InputError naming the key and the file.
+is an InputError naming the key and the file. So is a key or section that no settings object reads
+(a misspelling, most likely): `load_config` builds every settings object of SETTINGS_READERS once to
+learn which keys exist, and suggests the closest one. The reference's [PATHS] section is ignored.
 """
 import configparser
+import difflib
+import importlib
+import math
+import warnings
 
 from ike_utils.errors import InputError
 from ike_utils.repo import DEFAULT_CONFIG, project_path
 
 _REQUIRED = object()
+IGNORED_SECTIONS = ('PATHS',)  # the reference's paths; ours are command-line arguments
+SETTINGS_READERS = ('graph_module.settings:GraphSettings', 'network_module.settings:NetworkSettings')
 
 
 class Config:
@@ -18,9 +26,11 @@ class Config:
     def __init__(self, parser: configparser.ConfigParser, source: str):
         self.parser = parser
         self.source = source
+        self.asked = set()  # (section, key) of every key a settings object asked for
 
     # -- raw access -------------------------------------------------------------------------
     def _raw(self, section, key, default):
+        self.asked.add((section, key))
         if self.parser.has_option(section, key):
             return self.parser.get(section, key).strip()
         if default is _REQUIRED:
@@ -32,6 +42,7 @@ class Config:
         return InputError(f'{self.source}: [{section}] {key} = {value!r} is not valid; expected {expected}')
 
     def has(self, section, key):
+        self.asked.add((section, key))
         return self.parser.has_option(section, key)
 
     # -- typed getters ----------------------------------------------------------------------
@@ -54,8 +65,8 @@ class Config:
             value = float(raw)
         except ValueError:
             raise self._bad(section, key, raw, 'a number') from None
-        if value != value:
-            raise self._bad(section, key, raw, 'a number, not NaN')
+        if not math.isfinite(value):
+            raise self._bad(section, key, raw, 'a finite number')
         self._check_range(section, key, value, min_value, max_value)
         return value
 
@@ -118,6 +129,13 @@ class Config:
         lines = [line.strip() for line in raw.splitlines()]
         return tuple(line for line in lines if line and not line.startswith((';', '#')))
 
+    def get_positive_float(self, section, key, default=_REQUIRED, max_value=None):
+        """A finite number > 0."""
+        value = self.get_float(section, key, default, max_value=max_value)
+        if value is not None and value <= 0:
+            raise self._bad(section, key, value, 'a value > 0')
+        return value
+
     def _check_range(self, section, key, value, min_value, max_value):
         if min_value is not None and value < min_value:
             raise self._bad(section, key, value, f'a value >= {min_value}')
@@ -125,10 +143,50 @@ class Config:
             raise self._bad(section, key, value, f'a value <= {max_value}')
 
 
+def _read_by_every_stage(config: Config):
+    """(sections whose keys are all known: every reader that touched them succeeded, whether every
+    reader succeeded)."""
+    unsure, all_read = set(), True
+    for reader in SETTINGS_READERS:
+        module, name = reader.split(':')
+        before = set(config.asked)
+        try:
+            getattr(importlib.import_module(module), name).from_config(config)
+        except InputError:  # reported by the stage that needs it; what it reads is not known now
+            unsure |= {section for section, _ in config.asked - before}
+            all_read = False
+    return {section for section, _ in config.asked} - unsure, all_read
+
+
+def check_known_keys(config: Config):
+    """An InputError for a key or section that no settings object reads, with the closest known one."""
+    checked, all_read = _read_by_every_stage(config)
+    sections = {section for section, _ in config.asked}
+    for section in config.parser.sections():
+        if section in IGNORED_SECTIONS:
+            warnings.warn(f'{config.source}: section [{section}] is ignored; paths are command-line arguments')
+            continue
+        if section not in sections and all_read:
+            close = difflib.get_close_matches(section, sorted(sections), n=1)
+            hint = f'did you mean [{close[0]}]?' if close else f'known sections: {", ".join(sorted(sections))}'
+            raise InputError(f'{config.source}: unknown section [{section}]; {hint}')
+        if section not in checked:
+            continue
+        known = sorted(key for s, key in config.asked if s == section)
+        for key in config.parser.options(section):
+            if key not in known and key not in config.parser.defaults():
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f'did you mean {close[0]}?' if close else 'remove it'
+                raise InputError(f'{config.source}: unknown key [{section}] {key}; {hint}')
+
+
 def load_config(path) -> Config:
     """Parse `path` (a relative one not found here is looked up in the repository, e.g.
-    configs/cpu.ini); a missing or malformed file is an InputError naming it."""
+    configs/cpu.ini) and check that every key and section is known; a missing or malformed file is an
+    InputError naming it."""
     path = project_path(path)
+    if path.is_dir():
+        raise InputError(f'config file {path} is a folder; pass the .ini file, e.g. --config ./config.ini')
     if not path.is_file():
         raise InputError(f'config file {path} does not exist; pass --config with an existing file, '
                          f'e.g. {DEFAULT_CONFIG} (the paper\'s settings)')
@@ -139,4 +197,7 @@ def load_config(path) -> Config:
     except (configparser.Error, UnicodeDecodeError) as error:
         first_line = str(error).splitlines()[0]
         raise InputError(f'config file {path} cannot be parsed ({first_line}); fix its syntax') from None
-    return Config(parser, str(path))
+    config = Config(parser, str(path))
+    check_known_keys(config)
+    config.asked.clear()
+    return config

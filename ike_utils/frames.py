@@ -1,4 +1,5 @@
-"""Listing and reading video frames (a folder of images sorted by name)."""
+"""Listing and reading video frames (a folder of images in natural order: 1, 2, ..., 10)."""
+import re
 from pathlib import Path
 
 import cv2
@@ -10,12 +11,25 @@ from ike_utils.errors import InputError
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
+def natural_key(name: str) -> tuple:
+    """Sort key of a file name in natural order: its digit runs compare as numbers (frame2 < frame10).
+    The suffix is left out, so 1.jpg and 1.png (or 1.jpg and 01.jpg) have the same key."""
+    stem = name.rsplit('.', 1)[0] if '.' in name else name
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r'(\d+)', stem) if part)
+
+
 def list_frames(folder, min_count: int = 1):
-    """The image files of `folder`, sorted by name; an InputError if there are fewer than `min_count`."""
+    """The image files of `folder` in natural order (1, 2, ..., 10; hidden files left out); an
+    InputError if there are fewer than `min_count`, or if two names have no order (1.jpg, 01.jpg)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f'frames folder {folder} does not exist; pass a folder of frames (00000.jpg, ...)')
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                    and not p.name.startswith('.')), key=lambda p: (natural_key(p.name), p.name))
+    for first, second in zip(files, files[1:]):
+        if natural_key(first.name) == natural_key(second.name):
+            raise InputError(f'frames folder {folder} holds {first.name} and {second.name}, which have no order '
+                             f'(the same frame number); keep one of them')
     if not files:
         raise InputError(f'frames folder {folder} holds no images (.jpg or .png); point it at the video frames')
     if len(files) < min_count:
@@ -23,9 +37,31 @@ def list_frames(folder, min_count: int = 1):
     return files
 
 
+JPEG_END = b'\xff\xd9'
+_JPEG_TAIL = 1024  # the end marker may be followed by a little padding
+
+
+def check_jpeg_end(path, data: bytes = None):
+    """An InputError for a JPEG without its end marker (truncated: OpenCV would only print a warning
+    and fill the missing part). Reads only the end of the file unless `data` is given."""
+    if Path(path).suffix.lower() not in ('.jpg', '.jpeg'):
+        return
+    if data is None:
+        with open(path, 'rb') as handle:
+            handle.seek(max(0, Path(path).stat().st_size - _JPEG_TAIL))
+            data = handle.read()
+    if JPEG_END not in data[-_JPEG_TAIL:]:
+        raise InputError(f'frame {path} is a truncated JPEG (no end marker); replace it with a complete file')
+
+
 def read_frame_bgr(path) -> np.ndarray:
-    """One frame as an H x W x 3 uint8 BGR array (as OpenCV reads it)."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """One frame as an H x W x 3 uint8 BGR array (as OpenCV reads it); truncated JPEGs are refused."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise InputError(f'frame {path} cannot be read ({error.strerror}); check the file') from None
+    check_jpeg_end(path, data)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise InputError(f'frame {path} cannot be read as an image; replace or remove it')
     return image

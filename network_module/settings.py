@@ -50,7 +50,7 @@ class NetworkSettings:
             working_w=config.get_int('General', 'working_w', min_value=16),
             n_epochs=n_epochs,
             batch_size=config.get_int(SECTION, 'batch_size', min_value=1),
-            learning_rate=config.get_float(SECTION, 'learning_rate', min_value=0),
+            learning_rate=config.get_positive_float(SECTION, 'learning_rate'),
             to_save_epochs=tuple(sorted(set(to_save))) if to_save else tuple(range(1, n_epochs + 1)),
             # keys of ours (not in the reference's config.ini): the reference's values when absent
             base_channels=config.get_int(SECTION, 'base_channels', default=64, min_value=1),

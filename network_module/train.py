@@ -5,30 +5,29 @@ The cycle driver calls `run_network`; `main.py` is its command line. Output layo
     models/epoch_%05d.pt                 state dict + the settings it was trained with
     results_pt/epoch_%05d/%05d.pt        softmax foreground probability, H x W x 1 float32, working size
     results_images/epoch_%05d/%05d.png   the same as a grey PNG at the original frame size
-    network_done.json                    written last: what was trained on, with which settings
+    stage.json                           the stage contract's record (ike_utils.stage)
 
-Every folder and file is written atomically. `network_done.json` appears only when every saved
-epoch is complete, so `completed_results` (which checks it against the inputs and settings) tells
-the driver whether a rerun can be skipped.
+Every folder and file is written atomically. A rerun with the same frames, pseudo labels, settings
+and seed is skipped (the stage contract decides); the record keeps the mean training losses.
 """
 import contextlib
-import json
-import os
+import math
 from pathlib import Path
 
 import torch
 
 from ike_utils.atomic import atomic_dir, atomic_file
 from ike_utils.errors import InputError
+from ike_utils.frames import list_frames
 from ike_utils.images import save_soft_map_png
 from ike_utils.progress import note, progress_bar
+from ike_utils.stage import Stage, require_finite, run_stage
 from network_module.augment import augment_batch
 from network_module.data import batches, confident_targets, load_video, pseudo_label_name, training_targets
 from network_module.losses import segmentation_loss
 from network_module.model import ResNet_UNet
 from network_module.settings import NetworkSettings
 
-DONE_MARKER = 'network_done.json'
 DEFAULT_SEED = 0  # the command lines seed every run (initial weights, batch order); None draws a fresh one
 
 
@@ -39,6 +38,11 @@ def epoch_name(epoch: int) -> str:
 def result_folder(out_path, epoch: int) -> Path:
     """The folder of an epoch's `.pt` predictions (what the next graph cycle reads)."""
     return Path(out_path) / 'results_pt' / epoch_name(epoch)
+
+
+def image_folder(out_path, epoch: int) -> Path:
+    """The folder of an epoch's PNG predictions (original size, for looking at and scoring)."""
+    return Path(out_path) / 'results_images' / epoch_name(epoch)
 
 
 def build_model(settings: NetworkSettings, device: torch.device) -> ResNet_UNet:
@@ -137,7 +141,9 @@ def save_epoch(out_path, epoch, model, probabilities, original_size, settings, m
     out_path = Path(out_path)
     name = epoch_name(epoch)
     height, width = original_size
-    with atomic_dir(out_path / 'results_images' / name) as folder:
+    require_finite(probabilities, f'the network\'s output after epoch {epoch}',
+                   f'lower [Network Module] learning_rate (now {settings.learning_rate:g})')
+    with atomic_dir(image_folder(out_path, epoch)) as folder:
         for index, probability in enumerate(probabilities):
             save_soft_map_png(folder / ('%05d.png' % index), probability, height, width)
     checkpoint = {'state_dict': {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
@@ -149,53 +155,49 @@ def save_epoch(out_path, epoch, model, probabilities, original_size, settings, m
             torch.save(probability[:, :, None].clone(), folder / pseudo_label_name(index))
 
 
-def _run_record(frames_path, pseudo_gt_path, settings, seed) -> dict:
-    return {'frames_path': os.path.abspath(frames_path), 'pseudo_gt_path': os.path.abspath(pseudo_gt_path),
-            'settings': settings.as_dict(), 'seed': seed}
-
-
-def completed_results(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings, seed=None):
-    """The result folders of a finished run with these inputs and settings, or None if there is none
-    (no done-marker, different inputs or settings, or a saved epoch folder missing)."""
-    marker = Path(out_path) / DONE_MARKER
-    try:
-        record = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return None
-    if {k: record.get(k) for k in ('frames_path', 'pseudo_gt_path', 'settings', 'seed')} != \
-            _run_record(frames_path, pseudo_gt_path, settings, seed):
-        return None
-    folders = [result_folder(out_path, epoch) for epoch in settings.to_save_epochs]
-    if not all(f.is_dir() and len(list(f.glob('*.pt'))) == record.get('n_frames') for f in folders):
-        return None
-    return folders
+def network_stage(frames, pseudo_gt_path, out_path, settings: NetworkSettings, seed=None) -> Stage:
+    """The network stage's contract: frames and pseudo labels in, every saved epoch's files out."""
+    outputs = tuple(name for epoch in settings.to_save_epochs
+                    for name in (f'models/{epoch_name(epoch)}.pt', f'results_pt/{epoch_name(epoch)}',
+                                 f'results_images/{epoch_name(epoch)}'))
+    return Stage('network', Path(out_path), inputs={'frames': list(frames), 'pseudo_gt': [Path(pseudo_gt_path)]},
+                 settings={**settings.as_dict(), 'seed': seed}, outputs=outputs, content_inputs=('frames',))
 
 
 def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings, device,
-                seed=None, quiet=False, skip_if_done=True):
+                seed=None, quiet=False, skip_if_done=True, before_redo=None):
     """Train a fresh network on one video's pseudo labels; write checkpoints and predictions for every
     epoch of settings.to_save_epochs. Returns the result folders (`results_pt/epoch_%05d`), in epoch
     order; the last one is what the next graph cycle takes.
 
-    With `skip_if_done`, a finished run of the same inputs, settings and seed is not redone.
-    `seed` makes a CPU run repeatable (same weights, same outputs)."""
+    With `skip_if_done`, a finished run of the same inputs, settings and seed is not redone (the
+    stage contract decides; `before_redo` runs when it is redone). `seed` makes a CPU run repeatable."""
     device = torch.device(device)
     if device.type == 'cuda':
         if settings.precision == 'bf16' and not torch.cuda.is_bf16_supported():
             raise InputError(f'[Network Module] precision = bf16 needs a GPU with bfloat16 support, which '
                              f'{torch.cuda.get_device_name(device)} lacks; use precision = fp32')
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
-    if skip_if_done:
-        done = completed_results(frames_path, pseudo_gt_path, out_path, settings, seed)
-        if done is not None:
-            if not quiet:
-                print(f'network: {out_path} already holds this run\'s results; skipping')
-            return done
-    frames, soft, original_size = load_video(frames_path, pseudo_gt_path, settings.working_h,
-                                             settings.working_w, min_frames=settings.batch_size)
-    hard, soft, valid = targets(soft, settings)
+    stage = network_stage(list_frames(frames_path), pseudo_gt_path, out_path, settings, seed)
+    video = {}
+
+    def load():  # every input checked before anything is written
+        video['frames'], video['soft'], video['original_size'] = load_video(
+            frames_path, pseudo_gt_path, settings.working_h, settings.working_w, min_frames=settings.batch_size)
+
+    ran = run_stage(stage, lambda resume: _train(video, out_path, settings, device, seed, quiet),
+                    prepare=load, before_redo=before_redo, force=not skip_if_done)
+    if not ran and not quiet:
+        print(f'network: {out_path} already holds this run\'s results; skipping')
+    return [result_folder(out_path, epoch) for epoch in settings.to_save_epochs]
+
+
+def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet) -> dict:
+    """The network stage's work on the loaded video (frames, soft, original_size); returns the mean
+    training loss of every epoch."""
+    frames, original_size = video.pop('frames'), video['original_size']
+    hard, soft, valid = targets(video.pop('soft'), settings)
     out_path = Path(out_path)
-    (out_path / DONE_MARKER).unlink(missing_ok=True)
 
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
         if seed is not None:
@@ -216,13 +218,11 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
         for epoch in range(1, settings.n_epochs + 1):
             losses.append(train_epoch(model, optimizer, frames, hard, soft, valid, settings, generator, device,
                                       progress))
+            if not math.isfinite(losses[-1]):
+                raise InputError(f'network training diverged (loss {losses[-1]} in epoch {epoch}); lower '
+                                 f'[Network Module] learning_rate (now {settings.learning_rate:g})')
             note(f'network: epoch {epoch}/{settings.n_epochs}, mean loss {losses[-1]:.4f}', quiet)
             if epoch in settings.to_save_epochs:
                 probabilities = predict(model, frames, settings, device, quiet=quiet)
                 save_epoch(out_path, epoch, model, probabilities, original_size, settings, losses[-1])
-
-    record = _run_record(frames_path, pseudo_gt_path, settings, seed)
-    record.update(n_frames=len(frames), saved_epochs=list(settings.to_save_epochs), mean_train_losses=losses)
-    with atomic_file(out_path / DONE_MARKER) as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + '\n')
-    return [result_folder(out_path, epoch) for epoch in settings.to_save_epochs]
+    return {'n_frames': len(frames), 'mean_train_losses': losses}

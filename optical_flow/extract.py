@@ -5,15 +5,13 @@ Writes `out_path/fwd_of/%05d_%05d.flo` (frame i -> i+1) and `out_path/bwd_of/%05
 as IKE's graph module reads them; with `save_viz`, colour-coded
 images of both in `fwd_of_viz/` and `bwd_of_viz/`.
 
-Resuming: every file is written atomically, so an existing .flo is complete. `flow_settings.json`
-records what made the flows (method, iterations, checkpoint content hash, frame count and size).
-A rerun with the same settings skips the pairs whose two .flo files already exist at the right
-size; a rerun with other settings (or into a folder of flows of unknown origin) first deletes the
-flow files it would otherwise mix with (`%05d_%05d.flo` / `.png` in those four folders), then
-computes every pair.
+Skipping and resuming follow the stage contract (ike_utils.stage): the inputs are the frames
+(their content), the settings are the method, its iterations, the checkpoint's content hash and
+the padding. A finished stage of the same inputs and settings is skipped; an interrupted one of the
+same inputs and settings keeps the pairs whose two .flo files are complete; anything else first
+deletes every flow file of the folder (`%05d_%05d.flo` / `.png`), then computes every pair.
 """
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,19 +19,18 @@ from pathlib import Path
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ike_utils.atomic import atomic_file
 from ike_utils.device import resolve_device
 from ike_utils.errors import InputError
 from ike_utils.flow_io import flow_file_name, read_flo, write_flo
-from ike_utils.frames import list_frames, read_frame_bgr
+from ike_utils.frames import check_jpeg_end, list_frames, read_frame_bgr
 from ike_utils.images import write_image
 from ike_utils.progress import progress_bar
+from ike_utils.stage import Stage, run_stage
 from optical_flow.classic import ClassicFlow
 from optical_flow.visualize import flow_to_color
 
 METHODS = ('raft', 'dis', 'farneback')
 DIRECTIONS = ('fwd_of', 'bwd_of')
-SETTINGS_FILE = 'flow_settings.json'
 CUDA_PAIRS_PER_BATCH = 4
 
 
@@ -53,6 +50,7 @@ def check_frames(frames_path):
     files = list_frames(frames_path, min_count=2)
     size = None
     for path in files:
+        check_jpeg_end(path)
         try:
             with Image.open(path) as image:
                 width, height = image.size
@@ -137,20 +135,20 @@ def _batches(indices, batch_pairs):
 
 
 def extract_flows(frames_path, out_path, method='dis', checkpoint=None, iters=20, device='auto',
-                  save_viz=False, quiet=False, batch_pairs=None, keep_padding=False) -> FlowExtractionSummary:
+                  save_viz=False, quiet=False, batch_pairs=None, keep_padding=False,
+                  before_redo=None) -> FlowExtractionSummary:
     """Compute the forward and backward flows of every consecutive frame pair (see the module doc).
 
     method: 'raft' (needs `checkpoint`, an original princeton-vl/RAFT or torchvision state dict),
     'dis' or 'farneback' (no weights). device: 'auto' | 'cpu' | 'cuda' or a torch.device.
     batch_pairs: RAFT pairs per forward pass (default 1 on CPU, 4 on CUDA).
     keep_padding: RAFT only; write flows at the padded size as the reference did, instead of
-    cropping them to the frame size.
+    cropping them to the frame size. before_redo: called when the stage is not skipped.
     """
     started = time.perf_counter()
     device = device if isinstance(device, torch.device) else resolve_device(device)
     files, frame_size = check_frames(frames_path)
     estimator, settings = _make_estimator(method, checkpoint, iters, frame_size, device, keep_padding)
-    settings.update(frames=len(files), height=frame_size[0], width=frame_size[1])
     flow_size = estimator.output_size
     if batch_pairs is None:
         batch_pairs = CUDA_PAIRS_PER_BATCH if (method == 'raft' and device.type == 'cuda') else 1
@@ -160,33 +158,54 @@ def extract_flows(frames_path, out_path, method='dis', checkpoint=None, iters=20
     out_path = Path(out_path)
     folders = {name: out_path / name for name in DIRECTIONS}
     viz_folders = {name: out_path / f'{name}_viz' for name in DIRECTIONS}
-    for folder in list(folders.values()) + (list(viz_folders.values()) if save_viz else []):
-        folder.mkdir(parents=True, exist_ok=True)
-    settings_path = out_path / SETTINGS_FILE
-    try:
-        previous = json.loads(settings_path.read_text())
-    except (OSError, ValueError):
-        previous = None
-    if previous != settings:
-        _clear_old_outputs(out_path)
-        with atomic_file(settings_path) as tmp:
-            tmp.write_text(json.dumps(settings, indent=1) + '\n')
-
     pairs = len(files) - 1
-    todo, skipped = [], 0
-    for index in range(pairs):
-        name = flow_file_name(index)
-        if all(_is_complete_flo(folders[d] / name, flow_size) for d in DIRECTIONS):
-            skipped += 1
-            if save_viz:  # an earlier run may have been without --save_viz
-                for d in DIRECTIONS:
-                    viz_path = viz_folders[d] / name.replace('.flo', '.png')
-                    if not viz_path.exists():
-                        write_image(viz_path, flow_to_color(read_flo(folders[d] / name)))
-        else:
-            todo.append(index)
+    stage = flow_stage(files, out_path, settings)
+    counts = {'computed': 0, 'skipped': pairs}
 
-    with progress_bar(total=pairs, initial=skipped, unit='pair', desc=f'flow ({method})', quiet=quiet) as progress:
+    def work(resume):
+        if not resume:
+            _clear_old_outputs(out_path)
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        todo = [index for index in range(pairs)
+                if not all(_is_complete_flo(folders[d] / flow_file_name(index), flow_size) for d in DIRECTIONS)]
+        counts.update(computed=len(todo), skipped=pairs - len(todo))
+        _compute_pairs(estimator, files, frame_size, todo, folders, viz_folders if save_viz else None,
+                       batch_pairs, method, pairs - len(todo), pairs, quiet)
+
+    run_stage(stage, work, before_redo=before_redo)
+    if save_viz:  # pairs computed earlier, maybe without --save_viz
+        for direction in DIRECTIONS:
+            viz_folders[direction].mkdir(parents=True, exist_ok=True)
+            for index in range(pairs):
+                name = flow_file_name(index)
+                viz_path = viz_folders[direction] / name.replace('.flo', '.png')
+                if not viz_path.exists():
+                    write_image(viz_path, flow_to_color(read_flo(folders[direction] / name)))
+    return FlowExtractionSummary(pairs=pairs, computed=counts['computed'], skipped=counts['skipped'],
+                                 seconds=time.perf_counter() - started, method=method)
+
+
+def flow_stage(files, out_path, settings: dict) -> Stage:
+    """The flow stage's contract: frames in, one .flo per pair and direction out."""
+    outputs = tuple(f'{direction}/{flow_file_name(index)}' for direction in DIRECTIONS
+                    for index in range(len(files) - 1))
+    return Stage('flow', Path(out_path), inputs={'frames': list(files)}, settings=settings, outputs=outputs,
+                 content_inputs=('frames',))
+
+
+def flow_folders(out_path):
+    """The (forward, backward) .flo folders of a flow stage's folder."""
+    return tuple(Path(out_path) / direction for direction in DIRECTIONS)
+
+
+def _compute_pairs(estimator, files, frame_size, todo, folders, viz_folders, batch_pairs, method, done, pairs,
+                   quiet):
+    """Compute and write the flows of the pair indices `todo` (sorted)."""
+    if viz_folders:
+        for folder in viz_folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+    with progress_bar(total=pairs, initial=done, unit='pair', desc=f'flow ({method})', quiet=quiet) as progress:
         carried = None  # (frame index, prepared frame): the last frame of a batch starts the next one
         for batch in _batches(todo, batch_pairs):
             frame_indices = list(range(batch[0], batch[-1] + 2))
@@ -199,10 +218,16 @@ def extract_flows(frames_path, out_path, method='dis', checkpoint=None, iters=20
                 name = flow_file_name(index)
                 for direction, flow in zip(DIRECTIONS, flows):
                     write_flo(folders[direction] / name, flow)
-                    if save_viz:
+                    if viz_folders:
                         write_image(viz_folders[direction] / name.replace('.flo', '.png'), flow_to_color(flow))
                 progress.update(1)
             carried = (batch[-1] + 1, prepared[-1])
 
-    return FlowExtractionSummary(pairs=pairs, computed=len(todo), skipped=skipped,
-                                 seconds=time.perf_counter() - started, method=method)
+
+def max_motion(out_path) -> float:
+    """The largest flow component (pixels) of any forward or backward .flo file of a flow folder."""
+    largest = 0.0
+    for folder in flow_folders(out_path):
+        for path in sorted(folder.glob('[0-9]*_[0-9]*.flo')):
+            largest = max(largest, float(abs(read_flo(path)).max()))
+    return largest

@@ -50,8 +50,8 @@ def _run_one(job):
         result = run_video(sequence.frames_dir, out_path, config, options, torch.device(device), quiet=quiet)
         benchmark = open_benchmark(benchmark_name, root)
         if benchmark.has_ground_truth(sequence):
-            score_run(out_path, result['stages'],
-                      lambda result_dir: benchmark.score(sequence, result_dir, options.threshold))
+            score_run(out_path, result['stages'], result['final'],
+                      lambda result_dir, naming: benchmark.score(sequence, result_dir, options.threshold, naming))
         return name, None
     except InputError as error:
         return name, str(error)
@@ -64,6 +64,8 @@ def run_dataset(benchmark, out_root, config_path, options, sequences, device='cp
     """Run every given video of `benchmark` (skipping finished stages), `workers` at a time with
     `threads` CPU threads each, then write out_root/report/. Returns {name: error} for the videos
     that failed."""
+    from ike_utils.run_lock import check_out_folder
+    check_out_folder(out_root)
     bars = workers == 1  # several workers' bars would garble one terminal: they print lines only
     jobs = [(benchmark.key, str(benchmark.root), sequence, str(out_root), str(config_path), options, device, threads,
              quiet, bars) for sequence in sequences]

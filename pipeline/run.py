@@ -3,13 +3,13 @@ from pathlib import Path
 
 from evaluation.datasets import DEFAULT_BENCHMARK, open_benchmark
 from evaluation.datasets.tables import to_markdown
-from evaluation.davis import evaluate_sequence
 from ike_utils.config import load_config
 from ike_utils.device import resolve_device
 from ike_utils.errors import InputError
+from ike_utils.frames import list_frames
 from pipeline.dataset import dataset_scores, parse_shard, run_dataset, shard
-from pipeline.scoring import SCORES_NAME, score_run
-from pipeline.video_file import OVERLAY_NAME, decode_video, forget_flow, write_overlay_video
+from pipeline.scoring import SCORES_NAME, annotation_files, davis_stage_scorer, score_run
+from pipeline.video_file import OVERLAY_NAME, decode_video, write_overlay_video
 
 
 def check_flow_weights(options) -> None:
@@ -31,16 +31,14 @@ def run_one_video(frames_path, out_path, config_path, options, device='auto', an
     `quiet`, the last lines say where the results are, and the scores when there are some."""
     from pipeline.video import run_video
     config = load_config(config_path)
-    if annotations is not None and not Path(annotations).is_dir():
-        raise InputError(f'annotations folder {annotations} does not exist; pass the folder of this video\'s '
-                         f'ground-truth PNGs or leave --annotations out')
+    if annotations is not None:  # checked against the frames before any work
+        annotation_files(annotations, list_frames(frames_path, min_count=2))
     check_flow_weights(options)
     result = run_video(frames_path, out_path, config, options, resolve_device(device), quiet=quiet)
     scores = None
     if annotations is not None:
-        name = Path(frames_path).name
-        scores = score_run(out_path, result['stages'],
-                           lambda result_dir: evaluate_sequence(result_dir, annotations, options.threshold, name=name))
+        scores = score_run(out_path, result['stages'], result['final'],
+                           davis_stage_scorer(annotations, result['frames'], Path(frames_path).name, options.threshold))
         print(f'J and F mean of every stage (the last on the final masks), saved in {Path(out_path) / SCORES_NAME}:')
         print_scores(scores)
     if overlay_fps:
@@ -58,9 +56,7 @@ def run_video_file(video_path, out_path, config_path, options, decode_options, d
     load_config(config_path)  # a bad config fails before the decoding
     check_flow_weights(options)
     frames_dir = Path(out_path) / 'frames'
-    fps, decoded = decode_video(video_path, frames_dir, decode_options, quiet=quiet)
-    if decoded:
-        forget_flow(out_path)
+    fps, _ = decode_video(video_path, frames_dir, decode_options, quiet=quiet)  # new frames redo every stage
     return run_one_video(frames_dir, out_path, config_path, options, device, annotations, quiet, overlay_fps=fps)
 
 
@@ -71,10 +67,17 @@ def run_many_videos(dataset_root, out_path, config_path, options, sequences=None
     out_path/report/ and ends by printing the mean scores of every stage and the report's path.
     Returns the names of the videos run."""
     load_config(config_path)  # a bad config fails here, once, not in every video
+    if workers < 1:
+        raise InputError(f'--workers {workers} is not valid; give at least 1 (videos processed at once)')
     benchmark = open_benchmark(dataset, dataset_root)
     chosen = benchmark.sequences(sequences)
     if shard_spec:
-        chosen = shard(chosen, *parse_shard(shard_spec))
+        index, count = parse_shard(shard_spec)
+        chosen = shard(chosen, index, count)
+        if not chosen:
+            print(f'shard {shard_spec}: no video falls to this task (the dataset has fewer than {index} '
+                  f'selected videos); nothing to do')
+            return []
     names = [sequence.name for sequence in chosen]
     check_flow_weights(options)
     device = str(resolve_device(device))

@@ -1,34 +1,43 @@
 """IKE on one video: flow, then graph -> network -> graph ... cycles, then the final masks.
 
 Layout of out_path: flow/, cycle_1/graph/, cycle_1/network/, cycle_2/graph/, ..., final/, and
-scores.json when annotations are given. Every stage is skipped when its outputs are complete and
-were made from the same inputs and settings (its record, stage.json, says so); a stage that runs
-again makes every later stage run again.
+scores.json when annotations are given. Each stage decides through the stage contract
+(ike_utils.stage) whether its outputs are current; a stage that is redone first invalidates every
+later stage (their records and outputs, final/ and scores.json go), and since it writes new files,
+every later stage is redone. The run holds a lock on out_path (ike_utils.run_lock).
 """
 import dataclasses
 import json
+import math
+import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from graph_module.run import run_graph_module
+from graph_module.outputs import run_graph_stage
 from graph_module.settings import GraphSettings
 from ike_utils.atomic import atomic_file
 from ike_utils.config import Config
+from ike_utils.errors import InputError
 from ike_utils.frames import frame_size, list_frames
-from ike_utils.progress import Stage
+from ike_utils import progress
 from ike_utils.repo import DEFAULT_RAFT_CHECKPOINT
+from ike_utils.run_lock import folder_lock
+from ike_utils.stage import invalidate
 from network_module.settings import NetworkSettings
-from network_module.train import DEFAULT_SEED, completed_results, run_network
-from optical_flow.extract import extract_flows
-from pipeline.final import write_final
+from network_module.train import DEFAULT_SEED, image_folder, run_network
+from optical_flow.extract import extract_flows, max_motion
+from pipeline.final import write_empty_final, write_final
 from pipeline.provenance import write_run_record
-from pipeline.records import clear_done, is_done, mark_done
+from pipeline.scoring import SCORES_NAME
+
+STATIC_MOTION = 1e-3  # pixels: below this largest flow anywhere, nothing moves
 
 
 @dataclass(frozen=True)
 class LoopOptions:
-    """How the loop runs (the math lives in the config)."""
+    """How the loop runs (the math lives in the config); checked when made."""
     cycles: int = 3
     flow_method: str = 'raft'
     checkpoint: Optional[str] = str(DEFAULT_RAFT_CHECKPOINT)
@@ -36,90 +45,114 @@ class LoopOptions:
     threshold: float = 0.5
     seed: Optional[int] = DEFAULT_SEED
 
+    def __post_init__(self):
+        if self.cycles < 1:
+            raise InputError(f'--cycles {self.cycles} is not valid; give at least 1 graph pass (default 3)')
+        if not (math.isfinite(self.threshold) and 0 < self.threshold < 1):
+            raise InputError(f'--threshold {self.threshold} is not valid; give a value between 0 and 1 '
+                             f'(exclusive), e.g. 0.5')
+        if self.flow_method == 'raft' and self.flow_iters < 1:
+            raise InputError(f'--iters {self.flow_iters} is not valid; RAFT needs at least 1 iteration (default 20)')
 
-def cycle_dir(out_path, cycle: int) -> Path:
-    return Path(out_path) / f'cycle_{cycle}'
+
+def stage_folders(out_path, cycles: int) -> list:
+    """Every stage's folder, in the order they run: flow, cycle_1/graph, cycle_1/network, ..., final."""
+    out_path = Path(out_path)
+    folders = [out_path / 'flow']
+    for cycle in range(1, cycles + 1):
+        folders.append(out_path / f'cycle_{cycle}' / 'graph')
+        if cycle < cycles:
+            folders.append(out_path / f'cycle_{cycle}' / 'network')
+    return folders + [out_path / 'final']
 
 
-def graph_result(graph_dir, settings: GraphSettings):
-    """(soft .pt folder, soft PNG folder) of the graph's last iteration."""
-    last = settings.n_iterations - 1
-    return Path(graph_dir) / f'iter_{last}', Path(graph_dir) / f'iter_{last}_images'
-
-
-def _graph_settings(config: Config, features_paths) -> GraphSettings:
+def graph_settings(config: Config, features_paths=()) -> GraphSettings:
     """The config's graph settings, always saving the last iteration (the network learns from it)."""
     settings = GraphSettings.from_config(config, features_paths=tuple(str(p) for p in features_paths))
     saved = set(settings.to_save_iterations) | {settings.n_iterations - 1}
     return dataclasses.replace(settings, to_save_iterations=tuple(sorted(saved)))
 
 
+def check_video(files, config: Config, options: LoopOptions) -> NetworkSettings:
+    """Everything about this video and config that can fail, checked before any work."""
+    graph_settings(config)
+    network_settings = NetworkSettings.from_config(config)
+    if options.cycles > 1 and len(files) < network_settings.batch_size:
+        raise InputError(f'the video has {len(files)} frames, fewer than one network batch '
+                         f'([Network Module] batch_size = {network_settings.batch_size} in {config.source}); '
+                         f'lower batch_size or run --cycles 1')
+    return network_settings
+
+
 def run_video(frames_path, out_path, config: Config, options: LoopOptions, device, quiet=True):
-    """Run the whole loop on one video; returns {'stages': [...], 'final': path, 'seconds': {...}}.
-    Prints a line as each stage starts, ends or is skipped (unless quiet); `seconds` holds the
-    stages that ran."""
+    """Run the whole loop on one video. Returns {'stages': [(stage, cycle, soft PNG folder), ...],
+    'final': final folder, 'frames': the frame files, 'seconds': {...}}. Prints a line as each stage
+    starts, ends or is skipped (unless quiet); `seconds` holds the stages that ran."""
     frames_path, out_path = Path(frames_path), Path(out_path)
     files = list_frames(frames_path, min_count=2)
-    original_size = frame_size(files)
-    network_settings = NetworkSettings.from_config(config)
+    network_settings = check_video(files, config, options)
     video = frames_path.name
-    seconds = {}
-    stages = []
-    write_run_record(out_path, config, options)
+    with folder_lock(out_path):
+        original_size = frame_size(files)
+        write_run_record(out_path, config, options)
+        plan = stage_folders(out_path, options.cycles)
+        seconds, stages = {}, []
 
-    flow_dir = out_path / 'flow'
-    stage = Stage(f'{video}: flow ({options.flow_method})', quiet)
-    summary = extract_flows(frames_path, flow_dir, method=options.flow_method,
-                            checkpoint=options.checkpoint if options.flow_method == 'raft' else None,
-                            iters=options.flow_iters, device=device, quiet=quiet)
-    changed = summary.computed > 0  # an upstream stage ran: every later stage runs again
-    flow_seconds = stage.done(f'{summary.computed} pair(s) computed, {summary.skipped} done before')
-    if changed:
-        seconds['flow'] = flow_seconds
-    flow_record = json.loads((flow_dir / 'flow_settings.json').read_text())
+        def run_stage_of_loop(label, folder, call, detail=lambda result: ''):
+            """call(before_redo) runs one stage; when it is redone, every later stage is invalidated
+            first; a line says that it started and ended (with `detail(result)`), or that it was skipped."""
+            redone = {}
 
-    features = ()
-    for cycle in range(1, options.cycles + 1):
-        settings = _graph_settings(config, features)
-        graph_dir = cycle_dir(out_path, cycle) / 'graph'
-        record = {'stage': 'graph', 'frames': str(frames_path.resolve()), 'flow': flow_record,
-                  'settings': dataclasses.asdict(settings)}
-        label = f'{video}: cycle {cycle} graph'
-        if changed or not is_done(graph_dir, record):
-            stage = Stage(label, quiet)
-            clear_done(graph_dir)
-            run_graph_module(frames_path, flow_dir, graph_dir, settings, device, quiet=quiet)
-            mark_done(graph_dir, record)
-            changed = True
-            seconds[f'cycle_{cycle}/graph'] = stage.done()
-        else:
-            Stage.skipped(label, quiet)
-        stages.append(('graph', cycle, graph_dir))
-        soft_pt, soft_png = graph_result(graph_dir, settings)
-        if cycle == options.cycles:
-            break
-        network_dir = cycle_dir(out_path, cycle) / 'network'
-        label = f'{video}: cycle {cycle} network'
-        folders = None if changed else completed_results(frames_path, soft_pt, network_dir, network_settings,
-                                                         options.seed)
-        if folders is None:
-            stage = Stage(label, quiet)
-            folders = run_network(frames_path, soft_pt, network_dir, network_settings, device, seed=options.seed,
-                                  quiet=quiet, skip_if_done=False)
-            changed = True
-            seconds[f'cycle_{cycle}/network'] = stage.done()
-        else:
-            Stage.skipped(label, quiet)
-        stages.append(('network', cycle, network_dir))
-        features = (folders[-1],)
+            def before_redo():
+                for later in plan[plan.index(folder) + 1:-1]:
+                    invalidate(later)
+                shutil.rmtree(plan[-1], ignore_errors=True)  # final/, with whatever was added to it
+                (out_path / SCORES_NAME).unlink(missing_ok=True)
+                redone['lines'] = progress.Stage(f'{video}: {label}', quiet)
+            result = call(before_redo)
+            if redone:
+                seconds[str(folder.relative_to(out_path))] = redone['lines'].done(detail(result))
+            else:
+                progress.Stage.skipped(f'{video}: {label}', quiet)
+            return result
 
-    final_dir = out_path / 'final'
-    record = {'stage': 'final', 'from': str(soft_pt), 'threshold': options.threshold}
-    if changed or not is_done(final_dir, record):
-        write_final(soft_pt, soft_png, final_dir, original_size, options.threshold)
-        mark_done(final_dir, record)
-    _update_timings(out_path / 'timings.json', seconds)
-    return {'stages': stages, 'final': final_dir, 'seconds': seconds}
+        flow_dir = plan[0]
+        run_stage_of_loop(f'flow ({options.flow_method})', flow_dir, lambda before_redo: extract_flows(
+            frames_path, flow_dir, method=options.flow_method,
+            checkpoint=options.checkpoint if options.flow_method == 'raft' else None,
+            iters=options.flow_iters, device=device, quiet=quiet, before_redo=before_redo),
+            lambda summary: f'{summary.computed} pair(s) computed, {summary.skipped} done before')
+        if max_motion(flow_dir) < STATIC_MOTION:
+            warnings.warn(f'nothing moves in {frames_path} (the flow is zero everywhere): no moving object was '
+                          f'found; no graph or network pass runs, and final/ holds empty masks')
+            for later in plan[1:-1]:
+                invalidate(later)
+            settings = graph_settings(config)
+            final_dir = write_empty_final(files, flow_dir, plan[-1], original_size,
+                                          (settings.working_h, settings.working_w))
+            _update_timings(out_path / 'timings.json', seconds)
+            return {'stages': [], 'final': final_dir, 'frames': files, 'seconds': seconds}
+
+        features = ()
+        for cycle in range(1, options.cycles + 1):
+            graph_dir = out_path / f'cycle_{cycle}' / 'graph'
+            settings = graph_settings(config, features)
+            _, (soft_pt, soft_png) = run_stage_of_loop(f'cycle {cycle} graph', graph_dir, lambda before_redo: (
+                run_graph_stage(frames_path, flow_dir, graph_dir, settings, device, quiet=quiet,
+                                before_redo=before_redo)))
+            stages.append(('graph', cycle, soft_png))
+            if cycle == options.cycles:
+                break
+            network_dir = out_path / f'cycle_{cycle}' / 'network'
+            folders = run_stage_of_loop(f'cycle {cycle} network', network_dir, lambda before_redo: run_network(
+                frames_path, soft_pt, network_dir, network_settings, device, seed=options.seed, quiet=quiet,
+                before_redo=before_redo))
+            stages.append(('network', cycle, image_folder(network_dir, network_settings.to_save_epochs[-1])))
+            features = (folders[-1],)
+
+        final_dir = write_final(files, soft_pt, soft_png, plan[-1], original_size, options.threshold)
+        _update_timings(out_path / 'timings.json', seconds)
+    return {'stages': stages, 'final': final_dir, 'frames': files, 'seconds': seconds}
 
 
 def _update_timings(path: Path, seconds: dict) -> None:

@@ -9,12 +9,12 @@ from typing import Optional
 import cv2
 
 from evaluation.report import read_mask
-from ike_utils.atomic import atomic_dir, atomic_file
+from ike_utils.atomic import atomic_file
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames, read_frame_bgr
 from ike_utils.images import overlay_mask
 from ike_utils.progress import progress_bar
-from pipeline.records import is_done, mark_done
+from ike_utils.stage import Stage, run_stage
 
 FRAME_NAME = '%05d.jpg'
 JPEG_QUALITY = 95
@@ -62,51 +62,57 @@ def _resized(frame, max_side):
 
 def decode_video(video_path, frames_dir, options: DecodeOptions = DecodeOptions(), quiet=True):
     """Write the kept frames of `video_path` as frames_dir/%05d.jpg, unless a previous run already
-    did with the same file and options. Returns (frame rate of the kept frames, whether it decoded)."""
+    did with the same file and options (the stage contract, ike_utils.stage, decides). Returns
+    (frame rate of the kept frames, whether it decoded)."""
     options.check()
     video_path, frames_dir = Path(video_path), Path(frames_dir)
     capture = _open(video_path)
     try:
         fps = capture.get(cv2.CAP_PROP_FPS) or FOLDER_FPS
-        stat = video_path.stat()
-        record = {'stage': 'decode', 'video': str(video_path.resolve()), 'bytes': stat.st_size,
-                  'mtime_ns': stat.st_mtime_ns, 'max_frames': options.max_frames, 'stride': options.stride,
-                  'max_side': options.max_side}
-        if is_done(frames_dir, record):
-            return fps / options.stride, False
-        kept = 0
-        with atomic_dir(frames_dir) as tmp, progress_bar(desc='decoding', unit='frame', quiet=quiet) as progress:
-            index = 0
-            while options.max_frames is None or kept < options.max_frames:
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                if index % options.stride == 0:
-                    cv2.imwrite(str(tmp / (FRAME_NAME % kept)), _resized(frame, options.max_side),
-                                [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-                    kept += 1
-                    progress.update(1)
-                index += 1
+        stage = Stage('decode', frames_dir, inputs={'video': [video_path]},
+                      settings={'max_frames': options.max_frames, 'stride': options.stride,
+                                'max_side': options.max_side}, outputs=None)
+        decoded = frames_dir.with_name(f'.{frames_dir.name}.tmp-{os.getpid()}')
+
+        def decode():  # into a hidden sibling first: a file that gives too few frames leaves no trace
+            shutil.rmtree(decoded, ignore_errors=True)
+            decoded.mkdir(parents=True)
+            kept, index = 0, 0
+            with progress_bar(desc='decoding', unit='frame', quiet=quiet) as progress:
+                while options.max_frames is None or kept < options.max_frames:
+                    ok, frame = capture.read()
+                    if not ok:
+                        break
+                    if index % options.stride == 0:
+                        cv2.imwrite(str(decoded / (FRAME_NAME % kept)), _resized(frame, options.max_side),
+                                    [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                        kept += 1
+                        progress.update(1)
+                    index += 1
             if kept < 2:
+                shutil.rmtree(decoded, ignore_errors=True)
                 raise InputError(f'video file {video_path} gave {kept} frame(s)'
                                  f'{" with --stride " + str(options.stride) if options.stride > 1 else ""}; '
                                  f'IKE needs at least 2 (is the file a video OpenCV can decode?)')
+
+        def work(resume):
+            names = sorted(p.name for p in decoded.iterdir())
+            for name in names:
+                os.replace(decoded / name, frames_dir / name)
+            decoded.rmdir()
+            stage.outputs = tuple(names)
+
+        ran = run_stage(stage, work, prepare=decode, flag='--out_path')
     finally:
         capture.release()
-    mark_done(frames_dir, record)
-    return fps / options.stride, True
-
-
-def forget_flow(out_path) -> None:
-    """New frames make the flows of old ones wrong: remove them, so that every stage runs again."""
-    shutil.rmtree(Path(out_path) / 'flow', ignore_errors=True)
+    return fps / options.stride, ran
 
 
 def write_overlay_video(frames_dir, masks_dir, path, fps: float) -> Path:
-    """An mp4 with every frame of `frames_dir` and its mask masks_dir/%05d.png tinted and outlined,
+    """An mp4 with every frame of `frames_dir` and its mask (masks_dir/<frame name>.png) tinted and outlined,
     at `fps` frames per second; the same number of frames as the video."""
     frames = list_frames(frames_dir, min_count=1)
-    masks = [Path(masks_dir) / ('%05d.png' % index) for index in range(len(frames))]
+    masks = [Path(masks_dir) / f'{frame.stem}.png' for frame in frames]  # final masks are named like the frames
     missing = [m.name for m in masks if not m.is_file()]
     if missing:
         raise InputError(f'masks folder {masks_dir} lacks {len(missing)} of {len(frames)} masks '

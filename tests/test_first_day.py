@@ -180,8 +180,8 @@ def test_report_records_settings_and_scores_the_final_masks(dataset_run):
 # -- 7. seeded by default -----------------------------------------------------------------------------
 def test_seed_is_recorded_and_changes_the_network(dataset_run):
     out, root = dataset_run['out'], dataset_run['root']
-    done = json.loads((out / 'alpha' / 'cycle_1' / 'network' / 'network_done.json').read_text())
-    assert done['seed'] == 0
+    done = json.loads((out / 'alpha' / 'cycle_1' / 'network' / 'stage.json').read_text())
+    assert done['settings']['seed'] == 0
     import torch
     before = torch.load(out / 'alpha' / 'cycle_1' / 'network' / 'results_pt' / 'epoch_00002' / '00003.pt')
     other = dataset_run['folder'] / 'seed1'

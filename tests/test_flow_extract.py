@@ -108,7 +108,7 @@ def test_other_settings_replace_the_old_flows(tmp_path):
     farneback = read_flo(out / 'fwd_of' / '00000_00001.flo')
     assert np.abs(farneback - dis).mean() > 0.01
     assert not (out / 'fwd_of' / '00017_00018.flo').exists()
-    assert json.loads((out / 'flow_settings.json').read_text())['method'] == 'farneback'
+    assert json.loads((out / 'stage.json').read_text())['settings']['method'] == 'farneback'
 
 
 def test_interrupted_run_leaves_only_complete_files_and_resumes(tmp_path, monkeypatch):
@@ -127,7 +127,7 @@ def test_interrupted_run_leaves_only_complete_files_and_resumes(tmp_path, monkey
         extract_flows(folder, out, method='dis', quiet=True)
     monkeypatch.setattr(extract_module, 'write_flo', real_write)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob('*') if p.is_file())
-    assert files == ['bwd_of/00000_00001.flo', 'flow_settings.json', 'fwd_of/00000_00001.flo']
+    assert files == ['bwd_of/00000_00001.flo', 'fwd_of/00000_00001.flo', 'stage.json']
     resumed = extract_flows(folder, out, method='dis', quiet=True)
     assert (resumed.computed, resumed.skipped) == (3, 1)
 

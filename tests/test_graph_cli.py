@@ -233,7 +233,7 @@ def test_good_run_writes_outputs_of_the_right_shape(cli_results, case):
     else:
         assert warning_lines == [], result.stderr
     out = paths['out']
-    assert sorted(p.name for p in out.iterdir()) == ['iter_-1', 'iter_-1_images', 'iter_2', 'iter_2_images']
+    assert sorted(p.name for p in out.iterdir()) == ['iter_-1', 'iter_-1_images', 'iter_2', 'iter_2_images', 'stage.json']
     for iteration in (-1, 2):
         pts = sorted(p.name for p in (out / f'iter_{iteration}').iterdir())
         pngs = sorted(p.name for p in (out / f'iter_{iteration}_images').iterdir())

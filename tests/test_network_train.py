@@ -14,7 +14,8 @@ from ike_utils.config import load_config
 from ike_utils.errors import InputError
 from network_module.data import load_video
 from network_module.settings import NetworkSettings
-from network_module.train import completed_results, run_network
+from ike_utils.frames import list_frames
+from network_module.train import network_stage, run_network
 from network_helpers import make_clip, record_convolutions, record_training_batches, write_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,15 +59,16 @@ def test_every_saved_epoch_has_checkpoint_predictions_and_pngs(trained):
 
 
 def test_loss_goes_down(trained):
-    losses = json.loads((trained[2] / 'network_done.json').read_text())['mean_train_losses']
+    losses = json.loads((trained[2] / 'stage.json').read_text())['result']['mean_train_losses']
     assert len(losses) == 3 and losses[2] < losses[0] * 0.9
 
 
 def test_finished_run_is_recognised_and_skipped(trained):
     frames, pseudo, out, folders = trained
-    assert completed_results(frames, pseudo, out, TINY, seed=0) == folders
-    assert completed_results(frames, pseudo, out, TINY, seed=1) is None
-    assert completed_results(frames, pseudo, out, replace(TINY, learning_rate=1e-4), seed=0) is None
+    files = list_frames(frames)
+    assert network_stage(files, pseudo, out, TINY, seed=0).is_done()
+    assert not network_stage(files, pseudo, out, TINY, seed=1).is_done()
+    assert not network_stage(files, pseudo, out, replace(TINY, learning_rate=1e-4), seed=0).is_done()
     stamp = (out / 'models' / 'epoch_00003.pt').stat().st_mtime_ns
     assert run_network(frames, pseudo, out, TINY, 'cpu', seed=0, quiet=True) == folders
     assert (out / 'models' / 'epoch_00003.pt').stat().st_mtime_ns == stamp

@@ -2,6 +2,7 @@
 resuming, dataset mode with shards and workers, the report, and bad input."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-import pipeline.video
 from ike_utils.config import load_config
 from ike_utils.errors import InputError
 from ike_utils.synthetic import make_clip, write_clip
@@ -63,7 +63,7 @@ def test_one_video_layout_final_masks_and_scores(tmp_path):
     assert not (out / 'cycle_2' / 'network').exists()  # the last stage is a graph pass
     # the second graph pass read the network's predictions as node features
     record = json.loads((out / 'cycle_2' / 'graph' / 'stage.json').read_text())
-    assert record['settings']['features_paths'] == [str(out / 'cycle_1' / 'network' / 'results_pt' / 'epoch_00002')]
+    assert record['sources']['features'] == [str(out / 'cycle_1' / 'network' / 'results_pt' / 'epoch_00002')]
     assert record['settings']['cue_half_chain'] == 1
     masks = sorted((out / 'final' / 'masks').glob('*.png'))
     assert len(masks) == 8
@@ -76,38 +76,90 @@ def test_one_video_layout_final_masks_and_scores(tmp_path):
     assert (out / 'scores.json').is_file()
 
 
-def test_rerun_skips_finished_stages_and_redoes_an_interrupted_one(tmp_path, monkeypatch):
-    video = clip(tmp_path / 'clip')
-    config = load_config(tiny_config(tmp_path / 'tiny.ini'))
-    out = tmp_path / 'out'
-    run_video(video / 'frames', out, config, OPTIONS, torch.device('cpu'))
-    final_mtime = (out / 'final' / 'masks' / '00000.png').stat().st_mtime_ns
-
-    calls = []
-    real_graph = pipeline.video.run_graph_module
-    monkeypatch.setattr(pipeline.video, 'run_graph_module', lambda *a, **k: calls.append(a[2]) or real_graph(*a, **k))
-    run_video(video / 'frames', out, config, OPTIONS, torch.device('cpu'))
-    assert calls == []  # nothing to do
-    assert (out / 'final' / 'masks' / '00000.png').stat().st_mtime_ns == final_mtime
-
-    # a stage without its record (interrupted before it finished) is redone, and so is what follows
-    (out / 'cycle_2' / 'graph' / 'stage.json').unlink()
-    run_video(video / 'frames', out, config, OPTIONS, torch.device('cpu'))
-    assert calls == [out / 'cycle_2' / 'graph']
-    assert (out / 'final' / 'masks' / '00000.png').stat().st_mtime_ns != final_mtime
+STAGES_3 = ('flow', 'cycle_1/graph', 'cycle_1/network', 'cycle_2/graph', 'cycle_2/network', 'cycle_3/graph',
+            'final')
 
 
-def test_changed_settings_rerun_the_graph_and_everything_after(tmp_path, monkeypatch):
-    video = clip(tmp_path / 'clip')
-    path = tiny_config(tmp_path / 'tiny.ini')
-    out = tmp_path / 'out'
-    run_video(video / 'frames', out, load_config(path), LoopOptions(cycles=1, flow_method='dis'), torch.device('cpu'))
-    path.write_text(path.read_text().replace('seed_type = 0', 'seed_type = 2'))
-    calls = []
-    real_graph = pipeline.video.run_graph_module
-    monkeypatch.setattr(pipeline.video, 'run_graph_module', lambda *a, **k: calls.append(a[2]) or real_graph(*a, **k))
-    run_video(video / 'frames', out, load_config(path), LoopOptions(cycles=1, flow_method='dis'), torch.device('cpu'))
-    assert calls == [out / 'cycle_1' / 'graph']
+def record_stamps(out, stages=STAGES_3):
+    """{stage folder: mtime of its record}: a record is rewritten only when its stage is redone."""
+    return {stage: (out / stage / 'stage.json').stat().st_mtime_ns for stage in stages}
+
+
+def redone(before, after):
+    return [stage for stage in before if before[stage] != after[stage]]
+
+
+def final_masks(out):
+    return {p.name: cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted((out / 'final' / 'masks').glob('*.png'))}
+
+
+@pytest.fixture(scope='module')
+def three_cycle_run(tmp_path_factory):
+    """A finished 3-cycle run (graph, network, graph, network, graph, final) to copy."""
+    base = tmp_path_factory.mktemp('three_cycles')
+    video = clip(base / 'clip')
+    config = tiny_config(base / 'tiny.ini')
+    run_video(video / 'frames', base / 'out', load_config(config), THREE_CYCLES, torch.device('cpu'))
+    return video, config, base / 'out'
+
+
+THREE_CYCLES = LoopOptions(cycles=3, flow_method='dis', seed=0)
+
+
+def copy_run(three_cycle_run, tmp_path):
+    video, config, out = three_cycle_run
+    shutil.copytree(out, tmp_path / 'out', copy_function=shutil.copy2)
+    shutil.copy(config, tmp_path / 'tiny.ini')
+    return video, tmp_path / 'tiny.ini', tmp_path / 'out'
+
+
+def test_rerun_with_nothing_changed_redoes_nothing(three_cycle_run, tmp_path):
+    video, config, out = copy_run(three_cycle_run, tmp_path)
+    before, masks = record_stamps(out), final_masks(out)
+    run_video(video / 'frames', out, load_config(config), THREE_CYCLES, torch.device('cpu'))
+    assert redone(before, record_stamps(out)) == []
+    assert all(np.array_equal(masks[name], mask) for name, mask in final_masks(out).items())
+
+
+def test_changed_graph_setting_redoes_every_graph_and_network_pass_and_final_but_not_the_flow(three_cycle_run,
+                                                                                             tmp_path):
+    video, config, out = copy_run(three_cycle_run, tmp_path)
+    before = record_stamps(out)
+    config.write_text(config.read_text().replace('seed_type = 0', 'seed_type = 2'))
+    run_video(video / 'frames', out, load_config(config), THREE_CYCLES, torch.device('cpu'))
+    assert redone(before, record_stamps(out)) == list(STAGES_3[1:])
+    record = json.loads((out / 'cycle_3' / 'graph' / 'stage.json').read_text())
+    assert record['state'] == 'done' and record['settings']['seed_type'] == 2
+
+
+def test_an_interrupted_stage_is_redone_with_everything_after_it_and_nothing_before(three_cycle_run, tmp_path):
+    video, config, out = copy_run(three_cycle_run, tmp_path)
+    before = record_stamps(out)
+    record = json.loads((out / 'cycle_2' / 'graph' / 'stage.json').read_text())
+    (out / 'cycle_2' / 'graph' / 'stage.json').write_text(json.dumps(dict(record, state='running')))
+    run_video(video / 'frames', out, load_config(config), THREE_CYCLES, torch.device('cpu'))
+    assert redone(before, record_stamps(out)) == ['cycle_2/graph', 'cycle_2/network', 'cycle_3/graph', 'final']
+
+
+def test_a_network_whose_teacher_was_redone_is_trained_again(three_cycle_run, tmp_path):
+    """The network of cycle 1 learns from the graph pass before it: once that pass is redone, the
+    network must not be reused, even though its own settings did not change."""
+    video, config, out = copy_run(three_cycle_run, tmp_path)
+    before = record_stamps(out)
+    (out / 'cycle_1' / 'graph' / 'stage.json').unlink()
+    run_video(video / 'frames', out, load_config(config), THREE_CYCLES, torch.device('cpu'))
+    assert redone(before, record_stamps(out)) == list(STAGES_3[1:])
+
+
+def test_a_retrained_network_redoes_the_later_graph_passes_and_final(three_cycle_run, tmp_path):
+    """Another network seed (or any [Network Module] key): the networks are trained again, and what
+    learnt from them too; the flow and the first graph pass are kept."""
+    video, config, out = copy_run(three_cycle_run, tmp_path)
+    before, masks = record_stamps(out), final_masks(out)
+    run_video(video / 'frames', out, load_config(config), LoopOptions(cycles=3, flow_method='dis', seed=1),
+              torch.device('cpu'))
+    assert redone(before, record_stamps(out)) == list(STAGES_3[2:])
+    assert any(not np.array_equal(masks[name], mask) for name, mask in final_masks(out).items())
 
 
 def make_dataset(root, names=('alpha', 'beta', 'gamma')):
@@ -242,7 +294,7 @@ def video_frames_and_rate(path):
     return count, capture.get(cv2.CAP_PROP_FPS)
 
 
-def test_video_file_is_decoded_once_segmented_and_overlaid(tmp_path, monkeypatch):
+def test_video_file_is_decoded_once_segmented_and_overlaid(tmp_path):
     video = write_mp4(tmp_path / 'clip.mp4', make_clip(n_frames=9, height=48, width=80).frames)
     config = tiny_config(tmp_path / 'tiny.ini')
     out = tmp_path / 'out'
@@ -250,14 +302,14 @@ def test_video_file_is_decoded_once_segmented_and_overlaid(tmp_path, monkeypatch
     assert len(list((out / 'frames').glob('*.jpg'))) == 7 and len(list((out / 'final' / 'masks').glob('*.png'))) == 7
     assert video_frames_and_rate(out / 'final' / 'overlay.mp4') == (7, 10.0)
     decoded = (out / 'frames' / '00000.jpg').stat().st_mtime_ns
-    calls = []
-    real_graph = pipeline.video.run_graph_module
-    monkeypatch.setattr(pipeline.video, 'run_graph_module', lambda *a, **k: calls.append(a[2]) or real_graph(*a, **k))
+    before = record_stamps(out, STAGES_3[:2] + ('cycle_2/graph', 'final'))
     run_video_file(video, out, config, OPTIONS, DecodeOptions(max_frames=7), 'cpu', quiet=True)
-    assert calls == [] and (out / 'frames' / '00000.jpg').stat().st_mtime_ns == decoded  # resumed: nothing redone
+    assert redone(before, record_stamps(out, before)) == [] and \
+        (out / 'frames' / '00000.jpg').stat().st_mtime_ns == decoded  # resumed: nothing redone
     # other decoding options: new frames, so new flows and every stage again
     run_video_file(video, out, config, OPTIONS, DecodeOptions(stride=2, max_side=40), 'cpu', quiet=True)
-    assert len(calls) == 2 and cv2.imread(str(out / 'frames' / '00004.jpg')).shape == (24, 40, 3)
+    assert redone(before, record_stamps(out, before)) == list(before)
+    assert cv2.imread(str(out / 'frames' / '00004.jpg')).shape == (24, 40, 3)
     assert not (out / 'frames' / '00005.jpg').exists()  # frames 0, 2, 4, 6, 8 of 9
     assert video_frames_and_rate(out / 'final' / 'overlay.mp4') == (5, 5.0)
     overlay = cv2.VideoCapture(str(out / 'final' / 'overlay.mp4')).read()[1]

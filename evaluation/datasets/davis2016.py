@@ -36,7 +36,9 @@ class Davis2016:
     def has_ground_truth(self, sequence) -> bool:
         return self.annotation_dir(sequence).is_dir()
 
-    def score(self, sequence, result_dir, threshold: float = 0.5) -> SequenceScores:
+    def score(self, sequence, result_dir, threshold: float = 0.5, naming: str = 'index') -> SequenceScores:
+        """J and F; results match annotations by name, which on DAVIS is both the frame's name and
+        its position (00000.png), so `naming` changes nothing here."""
         return evaluate_sequence(result_dir, self.annotation_dir(sequence), threshold, name=sequence.name)
 
     @staticmethod
