@@ -3,6 +3,8 @@
     python benchmarks/bench_graph.py                      # blackswan, 50 frames, paper settings
     python benchmarks/bench_graph.py --n_frames 25,50,100 # scaling (frames repeated back and forth)
     python benchmarks/bench_graph.py --repeat 5           # the median of 5 runs (shared machines are noisy)
+    python benchmarks/bench_graph.py --n_frames 25,50,100,300,900 --plot images/graph_scaling.png
+                                                          # long videos: memory and time against frames
 
 Each run is a fresh process, so its peak resident memory (VmHWM) is its own; the first column
 of memory is what the process holds after importing PyTorch, before any work. Flows come from
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,13 +48,16 @@ def worker(args):
     from ike_utils.device import resolve_device
     baseline = peak_rss_mb()
     settings = GraphSettings.from_config(load_config(args.config))
+    if args.iterations:
+        settings = replace(settings, n_iterations=args.iterations, to_save_iterations=(-1, args.iterations - 1))
     if args.threads:
         torch.set_num_threads(args.threads)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory() as out:
         timings = run_graph_module(args.frames_path, args.of_path, out, settings,
                                    resolve_device(args.device), quiet=True)
     timings['wall'] = time.perf_counter() - start
+    timings['cpu'] = time.process_time() - cpu_start
     timings['baseline_mb'] = baseline
     timings['peak_mb'] = peak_rss_mb()
     print(json.dumps(timings))
@@ -77,6 +83,9 @@ def main():
     parser.add_argument('--n_frames', default='', help='comma-separated video lengths (frames repeated back and forth)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0 = default)')
+    parser.add_argument('--iterations', type=int, default=0,
+                        help='power iterations instead of the config\'s (0 = the config\'s); the memory does not depend on it')
+    parser.add_argument('--plot', default=None, help='also draw peak memory and time per frame against frames (a .png)')
     parser.add_argument('--repeat', type=int, default=1,
                         help='runs per length; the run with the median wall time is reported (shared machines are noisy)')
     parser.add_argument('--cache', default=os.path.join(tempfile.gettempdir(), 'ike_bench_graph'))
@@ -89,8 +98,8 @@ def main():
     source = Path(args.frames_path)
     lengths = [int(n) for n in args.n_frames.split(',')] if args.n_frames else [None]
     print(f'graph module on {source.name}, config {args.config}, device {args.device}')
-    header = ('frames', 'wall s', 'load s', 'build s', 'setup s', 'iter s (mean)', 'save s',
-              'torch baseline MB', 'peak MB', 'edges MB', 'features MB')
+    header = ('frames', 'wall s', 'CPU s', 'load s', 'build s', 'setup s', 'iter s (mean)', 'save s',
+              'ms per frame and iteration', 'torch baseline MiB', 'peak MiB', 'edges MiB', 'features MiB')
     rows = []
     for n in lengths:
         frames, of_path = source, args.of_path
@@ -101,7 +110,8 @@ def main():
             of_path = Path(args.cache) / f'{source.name}_{n or "all"}' / 'flow'
             extract_flows(frames, of_path, method='dis', device='cpu', quiet=True)
         command = [sys.executable, __file__, '--worker', '--frames_path', str(frames), '--of_path', str(of_path),
-                   '--config', args.config, '--device', args.device, '--threads', str(args.threads)]
+                   '--config', args.config, '--device', args.device, '--threads', str(args.threads),
+                   '--iterations', str(args.iterations)]
         runs = [json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
                 for _ in range(args.repeat)]
         runs.sort(key=lambda run: run['wall'])
@@ -110,14 +120,37 @@ def main():
             print(f'  {n or "all"} frames: wall times ' + ' '.join(f'{run["wall"]:.2f}' for run in runs) + ' s')
         iterations = result['iterations']
         n_frames = len([p for p in Path(frames).iterdir()])
-        rows.append((n_frames, result['wall'], result['load'], result['build'], result['regression_setup'],
-                     sum(iterations) / len(iterations), result['save'], result['baseline_mb'], result['peak_mb'],
-                     result['graph_index_bytes'] / 2 ** 20, result['feature_bytes'] / 2 ** 20))
-        print(f'  {n_frames} frames: iterations ' + ' '.join(f'{t:.2f}' for t in iterations))
+        mean_iteration = sum(iterations) / len(iterations)
+        rows.append((n_frames, result['wall'], result['cpu'], result['load'], result['build'], result['regression_setup'],
+                     mean_iteration, result['save'], 1000 * mean_iteration / n_frames, result['baseline_mb'],
+                     result['peak_mb'], result['graph_index_bytes'] / 2 ** 20, result['feature_bytes'] / 2 ** 20))
+        print(f'  {n_frames} frames: iterations ' + ' '.join(f'{t:.2f}' for t in iterations)
+              + ' s; ' + json.dumps(dict(zip(header, rows[-1]))), flush=True)
     print('| ' + ' | '.join(header) + ' |')
     print('|' + '---|' * len(header))
     for row in rows:
         print('| ' + ' | '.join(f'{v:.2f}' if isinstance(v, float) else str(v) for v in row) + ' |')
+    if args.plot:
+        plot(rows, args.plot)
+
+
+def plot(rows, path):
+    """Peak memory and CPU time per frame against the number of frames (CPU time: on a shared
+    machine wall times mostly measure the other processes)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    frames = [row[0] for row in rows]
+    figure, (memory, time_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
+    memory.plot(frames, [row[10] / 1024 for row in rows], 'o-', label='peak (whole process)')
+    memory.plot(frames, [row[9] / 1024 for row in rows], '--', color='grey', label='PyTorch after import')
+    memory.set(xlabel='frames', ylabel='GiB', title='peak resident memory')
+    memory.legend()
+    time_axis.plot(frames, [1000 * row[2] / row[0] for row in rows], 'o-')
+    time_axis.set(xlabel='frames', ylabel='ms per frame', title='CPU time per frame, whole run', ylim=(0, None))
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    print(f'plot written to {path}')
 
 
 if __name__ == '__main__':

@@ -54,26 +54,43 @@ def pixel_grid(height: int, width: int, device):
     return grid_x.reshape(1, -1), grid_y.reshape(1, -1)
 
 
-def walk_chains(flows: torch.Tensor, max_offset: int, forward: bool, pivots: range = None):
+@dataclass
+class Flows:
+    """One direction's flows at working size as flat components: u, v each (n-1) x N float32."""
+    u: torch.Tensor
+    v: torch.Tensor
+    height: int
+    width: int
+
+    @classmethod
+    def split(cls, flows: torch.Tensor) -> 'Flows':
+        """From an (n-1) x H x W x 2 tensor."""
+        n_flows, height, width, _ = flows.shape
+        return cls(flows[..., 0].reshape(n_flows, -1).contiguous(), flows[..., 1].reshape(n_flows, -1).contiguous(),
+                   height, width)
+
+
+def walk_chains(flows, max_offset: int, forward: bool, pivots: range = None):
     """Yield ChainSteps for offsets 1..max_offset (forward) or -1..-max_offset (backward).
 
-    `flows` is (n-1) x H x W x 2: for forward, flows[j] goes from frame j to j+1; for backward,
-    flows[j] goes from frame j+1 to j (the bwd_of files). `pivots` (a range) walks only those pivots;
-    by default every block of pivot_blocks is walked in turn. Within a block steps come in order of
-    offset, each with the block's pivots that reach that far.
+    `flows` (Flows, or an (n-1) x H x W x 2 tensor): for forward, flows[j] goes from frame j to j+1;
+    for backward, flows[j] goes from frame j+1 to j (the bwd_of files). `pivots` (a range) walks
+    only those pivots; by default every block of pivot_blocks is walked in turn. Within a block
+    steps come in order of offset, each with the block's pivots that reach that far.
     """
-    n_flows, height, width, _ = flows.shape
-    grid = pixel_grid(height, width, flows.device)
-    blocks = [pivots] if pivots is not None else pivot_blocks(n_flows + 1, height * width)
+    if isinstance(flows, torch.Tensor):
+        flows = Flows.split(flows)
+    n_frames = flows.u.shape[0] + 1
+    grid = pixel_grid(flows.height, flows.width, flows.u.device)
+    blocks = [pivots] if pivots is not None else pivot_blocks(n_frames, flows.u.shape[1])
     for block in blocks:
         yield from _walk_block(flows, max_offset, forward, block, grid)
 
 
-def _walk_block(flows, max_offset, forward, pivots, grid):
-    n_flows, height, width, _ = flows.shape
-    n_frames, n_pixels, device = n_flows + 1, height * width, flows.device
-    flow_u = flows[..., 0].reshape(-1)  # flat, so that int32 indices can address it
-    flow_v = flows[..., 1].reshape(-1)
+def _walk_block(flows: Flows, max_offset, forward, pivots, grid):
+    height, width = flows.height, flows.width
+    n_frames, n_pixels, device = flows.u.shape[0] + 1, height * width, flows.u.device
+    flow_u, flow_v = flows.u.view(-1), flows.v.view(-1)  # flat, so that int32 indices can address them
     grid_x, grid_y = grid
     # displacement accumulated so far, one row per pivot; the reference adds the flow steps to it in
     # float32 and only then adds the grid, an order that changes the rounding, so it is kept

@@ -6,6 +6,11 @@ columns for a block of consecutive pivot frames from their chains (chains.PivotC
 to `reach` frames along them. `feature_blocks` lists the blocks in column order: adding a feature
 is declaring one more block there. The design matrix of a frame is the blocks' columns followed by
 the regression's bias (ones): N x (F + 1), as in the reference.
+
+The design is never all in memory: the fills run once while the graph is built (for the
+normalisation ranges), then again for every iteration, a block of pivot frames at a time. So a
+fill must give the same numbers each time, and what it reads (cues, frames) stays in memory for
+the whole run: keep that compact (a video's frames as uint8, say).
 """
 import warnings
 from dataclasses import dataclass
@@ -13,7 +18,10 @@ from typing import Callable
 
 import torch
 
-from graph_module.chains import PivotChains
+from graph_module.chains import Flows, PivotChains, pivot_blocks, walk_chains
+from ike_utils.memory import release_free_memory
+
+TRIM_EVERY = 8  # blocks of pivot frames between two releases of free memory (each costs page faults)
 
 
 @dataclass(frozen=True)
@@ -74,56 +82,115 @@ def feature_blocks(dir_half_chain: int, cue_half_chain: int, cues=None):
 
 
 class NodeFeatures:
-    """The n x N x (F + 1) design of a video, filled a block of pivots at a time (`fill`), then
-    normalised (`finish`)."""
+    """The node features of a video, made a block of pivot frames at a time from the chains each
+    time they are needed, so that they are never all in memory: while the graph is built, `observe`
+    each block's chains (for the normalisation ranges); then `finish`; then `design_blocks` as often
+    as needed. Making them costs a walk of `reach` frames along the chains."""
 
-    def __init__(self, blocks, n_frames: int, n_pixels: int, device):
+    def __init__(self, blocks, n_frames: int, height: int, width: int, device):
         self.blocks = list(blocks)
-        self.reach = max((block.reach for block in self.blocks), default=0)
+        self.n_frames, self.height, self.width, self.device = n_frames, height, width, device
+        self.reach = min(max((block.reach for block in self.blocks), default=0), n_frames - 1)
         self.n_columns = sum(block.columns for block in self.blocks)
-        self.design = torch.zeros(n_frames, n_pixels, self.n_columns + 1, device=device)
-        self.design[:, :, self.n_columns] = 1
+        self._column_low = self._column_high = None
+        self.low = self.span = None
+        self._flows = None
+        self._buffers = {}  # part -> buffer
 
-    def fill(self, chains: PivotChains):
-        """Write every block's columns for the pivots of `chains`."""
-        rows = slice(chains.pivots.start, chains.pivots.stop)
+    def _fill(self, chains: PivotChains, part: int = 0) -> torch.Tensor:
+        """The raw rows x N x (F + 1) design of the pivots of `chains` (bias included), in the
+        buffer of `part` (the next call for that part overwrites it). The buffer is column-major
+        within a frame (each column is contiguous), so that the blocks write whole columns."""
+        rows = len(chains.pivots)
+        buffer = self._buffers.get(part)
+        if buffer is None or buffer.shape[0] < rows:
+            buffer = torch.empty(rows, self.n_columns + 1, self.height * self.width, device=self.device)
+            buffer[:, self.n_columns] = 1
+            self._buffers[part] = buffer
+        design = buffer[:rows].transpose(1, 2)
         start = 0
         for block in self.blocks:
-            block.fill(chains, self.design[rows, :, start:start + block.columns])
+            block.fill(chains, design[:, :, start:start + block.columns])
             start += block.columns
+        return design
 
-    def finish(self) -> torch.Tensor:
-        """Normalise and return the design."""
-        normalise_groups(self.design, self.blocks)
-        return self.design
+    def observe(self, chains: PivotChains):
+        """Take the range of every column over the pivots of `chains`."""
+        if not self.n_columns:
+            return
+        columns = self._fill(chains).transpose(1, 2)[:, :self.n_columns]  # rows x F x N
+        low, high = torch.aminmax(columns.transpose(0, 1).reshape(self.n_columns, -1), dim=1)
+        if self._column_low is None:
+            self._column_low, self._column_high = low, high
+        else:
+            torch.minimum(self._column_low, low, out=self._column_low)
+            torch.maximum(self._column_high, high, out=self._column_high)
+
+    def finish(self, fwd_flows: Flows, bwd_flows: Flows):
+        """Fix the normalisation (see normalisation_ranges) and keep the flows to walk again."""
+        if self.n_columns:
+            self.low, self.span = normalisation_ranges(self._column_low, self._column_high, self.blocks)
+        self._flows = (fwd_flows, bwd_flows)
+        return self
+
+    def design_blocks(self, part: int = 0, parts: int = 1):
+        """Yield (pivots, design): the normalised rows x N x (F + 1) design of each block of pivot
+        frames (the bias, ones, last), in a buffer that the next block overwrites; only every
+        parts-th block from the part-th on, so that parts can run at once."""
+        for count, pivots in enumerate(pivot_blocks(self.n_frames, self.height * self.width)[part::parts]):
+            if count % TRIM_EVERY == TRIM_EVERY - 1:
+                release_free_memory()  # the walks' temporaries would otherwise pile up in the C heap
+            chains = PivotChains(pivots, self.n_frames, self.height, self.width, self.reach, self.device)
+            if self.reach:
+                for flows, forward in zip(self._flows, (True, False)):
+                    for step in walk_chains(flows, self.reach, forward, pivots):
+                        chains.keep(step)
+            design = self._fill(chains, part)
+            if self.n_columns:
+                columns = design.transpose(1, 2)[:, :self.n_columns]  # rows x F x N, contiguous rows
+                columns.sub_(self.low[:, None]).div_(self.span[:, None])
+            yield pivots, design
+
+    def memory_bytes(self) -> int:
+        """What the features keep: the flows they walk and one block's buffer."""
+        tensors = [t for flows in self._flows or () for t in (flows.u, flows.v)]
+        tensors += list(self._buffers.values())
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def design(self) -> torch.Tensor:
+        """The whole n x N x (F + 1) design at once (small videos, tests)."""
+        return torch.cat([design.clone() for _, design in self.design_blocks()])
 
 
-def normalise_groups(design: torch.Tensor, blocks) -> int:
-    """Min-max normalise, in place and over the whole video, each normalisation group of `blocks`
-    (the columns of design n x N x (F+1), in order; the bias, last, is left alone).
+def design_blocks(design, part: int = 0, parts: int = 1):
+    """(pivots, design block) pairs of `design`: NodeFeatures, or a whole n x N x (F+1) tensor
+    (then one block, in part 0)."""
+    if isinstance(design, torch.Tensor):
+        return [(range(design.shape[0]), design)] if part == 0 else []
+    return design.design_blocks(part, parts)
 
-    A group with zero range (no motion at all, say) becomes 0 instead of NaN; returns how many."""
-    n_columns = design.shape[2] - 1
+
+def normalisation_ranges(column_low: torch.Tensor, column_high: torch.Tensor, blocks):
+    """(low, span), F values each, from every column's range over the whole video: each
+    normalisation group of `blocks` (in column order) is min-max normalised as a whole, x -> (x -
+    low) / span. A group with zero range (no motion at all, say) becomes 0 instead of NaN, with a
+    warning."""
     groups = {}  # group -> column indices, in order of first appearance
     start = 0
     for block in blocks:
         groups.setdefault(block.group, []).extend(range(start, start + block.columns))
         start += block.columns
-    if not groups:
-        return 0
-    column_low, column_high = torch.aminmax(design.view(-1, n_columns + 1), dim=0)  # one pass
-    low = torch.zeros(n_columns, dtype=design.dtype, device=design.device)
-    span = torch.ones_like(low)
+    low = torch.zeros_like(column_low)
+    span = torch.ones_like(column_low)
     constant = 0
     for columns in groups.values():
-        block_low, block_high = column_low[columns].min(), column_high[columns].max()
-        low[columns] = block_low
-        if block_high > block_low:
-            span[columns] = block_high - block_low
+        group_low, group_high = column_low[columns].min(), column_high[columns].max()
+        low[columns] = group_low
+        if group_high > group_low:
+            span[columns] = group_high - group_low
         else:  # (x - low) / 1 = 0 everywhere
             constant += 1
-    design[:, :, :n_columns].sub_(low).div_(span)
     if constant:
         warnings.warn(f'{constant} node-feature group(s) have zero range (e.g. no motion in the flow); '
                       f'they are set to 0 instead of NaN')
-    return constant
+    return low, span

@@ -4,33 +4,27 @@ A chain position (x, y) in a destination frame links the pivot pixel to the four
 floor/ceil of x and y, each with the same weight g(k) = exp(-0.5 (k / sigma)^2) for frames k apart
 (the reference computes bilinear weights and then replaces them by 1). Corners outside the image get
 no edge. So when x and y are both fractional, an edge reaches the 2x2 block whose top-left pixel is
-(floor x, floor y), and we store it as one int32 "slot", that corner's index in a padded frame:
-reading the four pixels is one read in a table of 2x2 block sums of the destination frame, and
-writing to them one add into an accumulator of the same layout, spread back to pixels afterwards by
-four shifted adds. Frames are padded by a ring of 2 zero pixels and corners clamped into it, so an
-edge that leaves the image reads zeros and writes into the ring, which is cropped away.
+(floor x, floor y), its "slot" in a padded frame: reading the four pixels is one read in a table of
+2x2 block sums of the destination frame, and writing to them one add into an accumulator of the
+same layout, spread back to pixels afterwards by four shifted adds. Frames are padded by a ring of 2
+zero pixels and corners clamped into it, so an edge that leaves the image reads zeros and writes
+into the ring, which is cropped away.
+
+Edges are stored in one byte each: along a chain, the corner moves by the rounded flow from one
+frame to the next, so each edge keeps (dx, dy) from the previous edge of its chain (the pivot pixel
+for the first), 4 bits each; the rare larger moves keep the rest aside as "jumps". `propagate`
+decodes them chain by chain, a block of pivot frames at a time.
 
 When a coordinate is an integer, floor == ceil and the reference links the same pixel twice: such
 an edge reaches a 1x2, 2x1 or 1x1 block counted 2, 2 or 4 times. These are rare with real optical
-flow (a few in a million), so they are kept aside as "integer edges" with their two corner pixels
-(equal for 1x1), each weighing 2 g(k); their slot in the main layout points into the zero ring.
+flow (a few in a million), so they are kept aside as "integer edges", pairs of (pivot pixel, corner
+pixel) weighing 2 g(k) each, and their slot in the main pass points into the zero ring.
 """
-from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
-
 import torch
 
-CHUNK_ELEMENTS = 1 << 20  # edges handled per call: small temporaries, still long vector ops
+from graph_module.workers import run_all, worker_threads
+
 PAD = 2  # a top-left corner clamped to -2 or W reaches only outside pixels
-
-
-def _threads_for(device) -> int:
-    return torch.get_num_threads() if torch.device(device).type == 'cpu' else 1
-
-
-@lru_cache(maxsize=None)
-def _pool(n_threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(n_threads, thread_name_prefix='ike-scatter')
 
 
 def temporal_weights(sigma: float, max_offset: int, device='cpu') -> torch.Tensor:
@@ -40,69 +34,95 @@ def temporal_weights(sigma: float, max_offset: int, device='cpu') -> torch.Tenso
 
 
 def block_corners(x: torch.Tensor, y: torch.Tensor, height: int, width: int):
-    """For chain positions x, y (rows x N): the padded index (row * (W + 4) + col) of each corner
-    block's top-left pixel, clamped into the ring, and whether x and y are fractional."""
+    """For chain positions x, y (rows x N): the column and row (int32) of each corner block's
+    top-left pixel, clamped into the ring, and whether x and y are fractional."""
     left, top = torch.floor(x), torch.floor(y)
     fractional_x, fractional_y = x != left, y != top
-    corner = top.clamp_(-PAD, height).add_(PAD).mul_(width + 2 * PAD)
-    corner.add_(left.clamp_(-PAD, width).add_(PAD))
-    return corner.int(), fractional_x, fractional_y  # exact: integers far below 2^24
+    return (left.clamp_(-PAD, width).int(), top.clamp_(-PAD, height).int(), fractional_x, fractional_y)
 
 
 class SpaceTimeGraph:
-    """Edges of the whole video, grouped by frame offset; `propagate` computes M x.
+    """Edges of the whole video; `add_edges` takes the chain steps of a block of pivots, `finish`
+    ends the building, `propagate` computes M x.
 
     For an offset k, pivots first .. first + n_k - 1 link to frames pivot + k; their edges are an
-    n_k x N int32 tensor of slots into the flat table of all frames' 2x2 block sums, plus the
-    integer edges as three int32 vectors: pivot pixel (flat over frames) and the two corners
-    (flat over padded frames).
+    n_k x N uint8 tensor of moves. Jumps and integer edges are kept per (pivot block, offset), as
+    positions in that step's rows x N.
     """
 
     def __init__(self, n_frames: int, height: int, width: int, sigma: float, max_offset: int, device):
         self.n_frames, self.height, self.width = n_frames, height, width
-        self.padded_shape = (n_frames, height + 2 * PAD, width + 2 * PAD)
+        self.padded_width = width + 2 * PAD
+        self.padded_shape = (n_frames, height + 2 * PAD, self.padded_width)
         self.padded_size = self.padded_shape[1] * self.padded_shape[2]
         if n_frames * self.padded_size >= 2 ** 31:
             raise ValueError(f'{n_frames} frames of {width}x{height} are too many for int32 edge slots; '
                              f'split the video or lower the working size')
         self.weights = temporal_weights(sigma, max_offset, device).tolist()
-        self.groups = {}  # offset -> (first pivot, n_k x N slots)
-        self._integer_parts = {}  # offset -> list of (pivot, corner, second corner) chunks
-        self.integer_edges = {}  # offset -> (pivot, corner, second corner)
+        self.blocks = []  # the pivot blocks, in the order they were added
+        self.moves = {}  # offset -> (first pivot, n_k x N uint8)
+        self.jumps = {}  # (block start, offset) -> (positions, the rest of the slot move, int32)
+        self.masked = {}  # (block start, offset) -> (positions of integer edges, their zero-ring slot)
+        self._integer_parts = {}  # offset -> list of (pivot pixel, corner pixel) chunks, flat over frames
+        self.integer_edges = {}  # offset -> (pivot pixel, corner pixel), int32
+        self._previous = None  # corner column and row where the chains being added last were
+        # slot move of each code: dx = (code & 15) - 8, dy = (code >> 4) - 8, one frame on
+        code = torch.arange(256, dtype=torch.int32, device=device)
+        move = ((code >> 4) - 8) * self.padded_width + (code & 15) - 8
+        self._moves_lut = {True: move + self.padded_size, False: move - self.padded_size}
         self._buffers = None
-        self._gather_plan = None
-        self._scatter_plan = None
 
-    def add_edges(self, offset: int, first_pivot: int, x: torch.Tensor, y: torch.Tensor):
-        """Add the edges from pivots first_pivot .. (rows of x, y) to frames pivot + offset."""
+    def add_edges(self, pivots: range, offset: int, first_pivot: int, x: torch.Tensor, y: torch.Tensor):
+        """Add the edges from pivots first_pivot .. (rows of x, y, within the block `pivots`) to
+        frames pivot + offset. Blocks come in order, each block's steps in order of offset, forward
+        (1, 2, ..) then backward (-1, -2, ..)."""
         n_rows, n_pixels = x.shape
-        if offset not in self.groups:
-            first = 0 if offset > 0 else -offset
-            slots = torch.empty(self.n_frames - abs(offset), n_pixels, dtype=torch.int32, device=x.device)
-            self.groups[offset] = (first, slots)
+        forward = offset > 0
+        if not self.blocks or self.blocks[-1] != pivots:
+            self.blocks.append(pivots)
+        if abs(offset) == 1:  # new chains: they start at the pivot pixels
+            col = torch.arange(self.width, dtype=torch.int32, device=x.device).repeat(self.height)
+            row = torch.arange(self.height, dtype=torch.int32, device=x.device).repeat_interleave(self.width)
+            self._previous = (col.repeat(len(pivots), 1), row.repeat(len(pivots), 1))
+        previous_col, previous_row = self._previous
+        rows = slice(first_pivot - pivots.start, first_pivot - pivots.start + n_rows)
+        col, row, fractional_x, fractional_y = block_corners(x, y, self.height, self.width)
+        dx, dy = col - previous_col[rows], row - previous_row[rows]
+        previous_col[rows], previous_row[rows] = col, row
+        small_dx, small_dy = dx.clamp(-8, 7), dy.clamp(-8, 7)
+        if offset not in self.moves:
+            first = 0 if forward else -offset
+            self.moves[offset] = (first, torch.empty(self.n_frames - abs(offset), n_pixels, dtype=torch.uint8,
+                                                     device=x.device))
             self._integer_parts[offset] = []
-        first, slots = self.groups[offset]
-        corner, fractional_x, fractional_y = block_corners(x, y, self.height, self.width)
+        first, moves = self.moves[offset]
+        moves[first_pivot - first:first_pivot - first + n_rows] = ((small_dx + 8) | ((small_dy + 8) << 4)).to(torch.uint8)
+        key = (pivots.start, offset)
+        extra = ((dy - small_dy) * self.padded_width + (dx - small_dx)).view(-1)
+        jumped = torch.nonzero(extra).view(-1)
+        if jumped.numel():
+            self.jumps[key] = (jumped, extra[jumped])
         square = fractional_x & fractional_y
-        destination = torch.arange(n_rows, dtype=torch.int32, device=x.device) + first_pivot + offset
-        corner.add_((destination * self.padded_size)[:, None])
-        rows = slice(first_pivot - first, first_pivot - first + n_rows)
-        # a slot of 0 in the destination frame is a block of the zero ring: integer edges use it
-        torch.where(square, corner, (destination * self.padded_size)[:, None], out=slots[rows])
         if not bool(square.all()):
-            row, pixel = torch.nonzero(~square, as_tuple=True)
-            first_corner = corner[row, pixel]
-            second_corner = (first_corner + fractional_x[row, pixel].int()
-                             + fractional_y[row, pixel].int() * (self.width + 2 * PAD))
-            pivot = (row.int() + first_pivot) * n_pixels + pixel.int()
-            self._integer_parts[offset].append((pivot, first_corner, second_corner))
+            row_index, pixel = torch.nonzero(~square, as_tuple=True)
+            destination = row_index + first_pivot + offset
+            self.masked[key] = (row_index * n_pixels + pixel, (destination * self.padded_size).int())
+            pivot_pixel = (row_index + first_pivot) * n_pixels + pixel
+            corner_col, corner_row = col[row_index, pixel], row[row_index, pixel]
+            for second in (False, True):  # the two corners (the same pixel when both are integers)
+                c = corner_col + fractional_x[row_index, pixel].int() if second else corner_col
+                r = corner_row + fractional_y[row_index, pixel].int() if second else corner_row
+                inside = (c >= 0) & (c < self.width) & (r >= 0) & (r < self.height)
+                corner_pixel = destination * n_pixels + r * self.width + c
+                self._integer_parts[offset].append((pivot_pixel[inside].int(), corner_pixel[inside].int()))
 
     def finish(self):
-        """Gather the integer edges found while adding chunks."""
+        """Gather the integer edges found while adding steps."""
         for offset, parts in self._integer_parts.items():
             if parts:
                 self.integer_edges[offset] = tuple(torch.cat(column) for column in zip(*parts))
         self._integer_parts = {}
+        self._previous = None
         return self
 
     def propagate(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -112,86 +132,90 @@ class SpaceTimeGraph:
         As in the reference, pixel 0 of every frame receives neither, only its own value."""
         n, height, width = self.n_frames, self.height, self.width
         if self._buffers is None:  # kept across iterations: no allocation churn
-            chunk_rows = max(1, CHUNK_ELEMENTS // x.shape[1])
-            self._buffers = (torch.zeros(self.padded_shape, device=x.device),
-                             torch.empty(self.padded_shape, device=x.device),
-                             torch.empty(chunk_rows * x.shape[1], device=x.device))
-        padded, table, scratch = self._buffers
-        interior = padded[:, PAD:PAD + height, PAD:PAD + width]
-        padded.zero_()
-        interior.copy_(x.view(n, height, width))
-        # table[r, c] = sum of the 2x2 block with top-left padded pixel (r, c); last row/col unused
-        torch.add(padded[:, :-1, :-1], padded[:, :-1, 1:], out=table[:, :-1, :-1])
-        table[:, :-1, :-1].add_(padded[:, 1:, :-1]).add_(padded[:, 1:, 1:])
-        flat_table, flat_padded, flat_out = table.view(-1), padded.view(-1), out.view(-1)
+            self._buffers = (torch.empty(self.padded_shape, device=x.device),
+                             torch.empty(self.padded_shape, device=x.device))
+        table, given = self._buffers
+        frames = x.view(n, height, width)
+        # table[r, c] = sum of the 2x2 block with top-left padded pixel (r, c), zero outside the image
+        table.zero_()
+        for dr, dc in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            table[:, PAD - dr:PAD - dr + height, PAD - dc:PAD - dc + width] += frames
+        given.zero_()
         out.copy_(x)
-        if self._gather_plan is None:
-            self._gather_plan = self._chunks(x.shape[1])
-        for offset, rows, slots in self._gather_plan:  # gather
-            values = scratch[:slots.numel()]
-            torch.index_select(flat_table, 0, slots.view(-1), out=values)
-            out[rows].add_(values.view_as(slots), alpha=self.weights[abs(offset)])
-        for offset, (pivot, corner, second) in self.integer_edges.items():
-            values = flat_padded[corner] + flat_padded[second]
-            flat_out.index_add_(0, pivot, values, alpha=2 * self.weights[abs(offset)])
-        table.zero_()  # the same memory now collects what the pivots give
-        self._scatter(x, flat_table)
-        padded.zero_()
-        block = table[:, :-1, :-1]
-        padded[:, :-1, :-1] += block
-        padded[:, :-1, 1:] += block
-        padded[:, 1:, :-1] += block
-        padded[:, 1:, 1:] += block
-        flat_x = x.reshape(-1)
-        for offset, (pivot, corner, second) in self.integer_edges.items():
-            values = flat_x[pivot] * (2 * self.weights[abs(offset)])
-            flat_padded.index_add_(0, corner, values)
-            flat_padded.index_add_(0, second, values)
-        out.view(n, height, width).add_(interior)
+        if worker_threads(x.device) > 1:  # one thread gathers, the other scatters: no write is shared
+            run_all(lambda role: self._along_chains(x, out, table, given, *role), ((True, False), (False, True)), 2)
+        else:
+            self._along_chains(x, out, table, given, True, True)
+        flat_x, flat_out = x.reshape(-1), out.view(-1)
+        for offset, (pivot, corner) in self.integer_edges.items():
+            weight = 2 * self.weights[abs(offset)]
+            flat_out.index_add_(0, pivot, flat_x[corner], alpha=weight)
+            flat_out.index_add_(0, corner, flat_x[pivot], alpha=weight)
+        frames_out = out.view(n, height, width)
+        for start in range(0, n, 8):  # each block gives to its four pixels
+            chunk = given[start:start + 8]
+            spread = chunk[:, PAD:PAD + height, PAD:PAD + width].clone()
+            for dr, dc in ((0, 1), (1, 0), (1, 1)):
+                spread += chunk[:, PAD - dr:PAD - dr + height, PAD - dc:PAD - dc + width]
+            frames_out[start:start + 8] += spread
         out[:, 0] = x[:, 0]
         return out
 
-    def _scatter(self, x, flat_table):
-        """flat_table[slot] += g * x[pivot pixel] for every edge. index_add_ runs on one core, so
-        on the CPU the destination frames are split between threads (disjoint writes)."""
-        if self._scatter_plan is None:
-            self._scatter_plan = self._plan_by_destination(x.shape[1], _threads_for(x.device))
-        def work(chunks):
-            for weight, rows, slots in chunks:
-                flat_table.index_add_(0, slots.view(-1), x[rows].reshape(-1), alpha=weight)
-        if len(self._scatter_plan) == 1:
-            work(self._scatter_plan[0])
-        else:
-            list(_pool(len(self._scatter_plan)).map(work, self._scatter_plan))
+    def _along_chains(self, x, out, table, given, gather: bool, scatter: bool):
+        """Decode every chain's slots, a block of pivots at a time, and gather (out += g * table
+        at the slots) and/or scatter (given at the slots += g * x of the pivots). The work buffers
+        are made once per call: a long video would otherwise fragment the C heap."""
+        flat_table, flat_given = table.view(-1), given.view(-1)
+        size = max(len(pivots) for pivots in self.blocks) * x.shape[1]
+        slots_buffer, codes_buffer, moves_buffer, work_buffer = (
+            torch.empty(size, dtype=dtype, device=x.device)
+            for dtype in (torch.int32, torch.int32, torch.int32, torch.float32))
+        for pivots in self.blocks:
+            start = self._pivot_slots(pivots, x.device)
+            for forward in (True, False):
+                slots = slots_buffer[:start.numel()].view_as(start).copy_(start)
+                for k in range(1, len(self.weights)):
+                    offset = k if forward else -k
+                    if offset not in self.moves:
+                        break
+                    first_row, moves = self.moves[offset]
+                    first = max(pivots.start, first_row)
+                    stop = min(pivots.stop, first_row + moves.shape[0])
+                    if first >= stop:
+                        break
+                    step = slots[first - pivots.start:stop - pivots.start]
+                    flat_step = step.view(-1)
+                    n = flat_step.numel()
+                    codes = codes_buffer[:n].copy_(moves[first - first_row:stop - first_row].view(-1))
+                    torch.index_select(self._moves_lut[forward], 0, codes, out=moves_buffer[:n])
+                    flat_step += moves_buffer[:n]
+                    key = (pivots.start, offset)
+                    if key in self.jumps:
+                        positions, rest = self.jumps[key]
+                        flat_step[positions] += rest
+                    masked = self.masked.get(key)
+                    if masked is not None:  # integer edges: read and write the zero ring instead
+                        kept = flat_step[masked[0]]
+                        flat_step[masked[0]] = masked[1]
+                    weight = self.weights[k]
+                    if gather:
+                        values = torch.index_select(flat_table, 0, flat_step, out=work_buffer[:n])
+                        out[first:stop].add_(values.view_as(step), alpha=weight)
+                    if scatter:
+                        flat_given.index_add_(0, flat_step, x[first:stop].reshape(-1), alpha=weight)
+                    if masked is not None:
+                        flat_step[masked[0]] = kept
 
-    def _plan_by_destination(self, n_pixels, n_parts):
-        """The chunks of every group cut so that part k only writes destination frames of its own
-        range: a list, per part, of (weight, pivot rows, slots)."""
-        bounds = [round(k * self.n_frames / n_parts) for k in range(n_parts + 1)]
-        plan = [[] for _ in range(n_parts)]
-        for offset, rows, slots in self._chunks(n_pixels):
-            for part in range(n_parts):
-                # pivots whose destination pivot + offset lies in [bounds[part], bounds[part + 1])
-                start = max(rows.start, bounds[part] - offset)
-                stop = min(rows.stop, bounds[part + 1] - offset)
-                if start < stop:
-                    plan[part].append((self.weights[abs(offset)], slice(start, stop),
-                                       slots[start - rows.start:stop - rows.start]))
-        return plan
-
-    def _chunks(self, n_pixels):
-        """(offset, pivot rows, slots) for every group, split into chunks of about CHUNK_ELEMENTS,
-        ordered by pivot frame then offset: consecutive chunks touch the same few dozen frames,
-        which stay in the CPU cache however long the video is."""
-        step = max(1, CHUNK_ELEMENTS // n_pixels)
-        chunks = []
-        for offset, (first, slots) in self.groups.items():
-            for start in range(0, slots.shape[0], step):
-                chunk = slots[start:start + step]
-                chunks.append((offset, slice(first + start, first + start + chunk.shape[0]), chunk))
-        return sorted(chunks, key=lambda chunk: chunk[1].start)  # stable: ties keep the offset order
+    def _pivot_slots(self, pivots: range, device) -> torch.Tensor:
+        """The slot of every pivot pixel itself (rows x N int32): where its chains start."""
+        rows = torch.arange(self.height, dtype=torch.int32, device=device) + PAD
+        cols = torch.arange(self.width, dtype=torch.int32, device=device) + PAD
+        own = (rows[:, None] * self.padded_width + cols[None, :]).view(1, -1)
+        frames = torch.arange(pivots.start, pivots.stop, dtype=torch.int32, device=device)
+        return own + (frames * self.padded_size)[:, None]
 
     def memory_bytes(self) -> int:
-        tensors = [s for _, s in self.groups.values()]
+        tensors = [moves for _, moves in self.moves.values()]
         tensors += [t for edges in self.integer_edges.values() for t in edges]
+        tensors += [t for pair in list(self.jumps.values()) + list(self.masked.values()) for t in pair]
         return sum(t.numel() * t.element_size() for t in tensors)

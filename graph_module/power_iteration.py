@@ -18,7 +18,8 @@ def minmax_per_frame_(maps: torch.Tensor) -> int:
 
 def power_iterations(graph, design, inverses, seed: torch.Tensor, n_iterations: int, on_iteration=None):
     """Run `n_iterations` steps from `seed` (n x N, overwritten: it becomes the running maps);
-    `on_iteration(k, maps)` sees each result (a buffer that the next iteration overwrites). Every step: propagate along the graph,
+    `design` is NodeFeatures (or a whole design tensor); `on_iteration(k, maps)` sees each result
+    (a buffer that the next iteration overwrites). Every step: propagate along the graph,
     normalise per frame, regress on the features, keep the positive part, normalise again."""
     maps = seed
     propagated = torch.empty_like(maps)

@@ -3,6 +3,7 @@ import time
 from pathlib import Path
 
 from graph_module.build import GraphBuilder
+from graph_module.chains import Flows
 from graph_module.features import feature_blocks
 from graph_module.inputs import check_flow_folder, load_cues, load_flows
 from graph_module.outputs import save_iteration
@@ -58,7 +59,8 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
             timings['save'] += time.perf_counter() - began
 
     began = time.perf_counter()
-    fwd_flows, bwd_flows = (load_flows(folder, n_frames, height, width, device) for folder in flow_folders)
+    fwd_flows, bwd_flows = (Flows.split(load_flows(folder, n_frames, height, width, device))
+                            for folder in flow_folders)
     _sync(device)
     timings['load'] += time.perf_counter() - began
     set_up('inputs read')
@@ -67,9 +69,9 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     blocks = feature_blocks(settings.dir_half_chain, settings.cue_half_chain, cues)
     builder = GraphBuilder(n_frames, height, width, settings.sigma, blocks, device)
     builder.build(fwd_flows, bwd_flows)
-    del cues, blocks, fwd_flows, bwd_flows
+    graph, features = builder.finish()
+    del cues, blocks, fwd_flows, bwd_flows, builder
     release_free_memory()
-    graph, design = builder.finish()
     _sync(device)
     set_up('chains walked, node features made')
     timings['build'] = time.perf_counter() - start
@@ -78,7 +80,7 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     save(-1, seed)  # only now: every input has been read without error
 
     start = time.perf_counter()
-    inverses = ridge_inverses(design, settings.ridge_lambda)
+    inverses = ridge_inverses(features, settings.ridge_lambda)
     _sync(device)
     timings['regression_setup'] = time.perf_counter() - start
     set_up('regression ready')
@@ -91,12 +93,17 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
         _sync(device)
         now = time.perf_counter()
         timings['iterations'].append(now - last[0])
-        save(k, maps)
+        if k < settings.n_iterations - 1:  # the last is saved once the graph is gone (less memory)
+            save(k, maps)
+        release_free_memory()  # the iteration's temporaries would otherwise pile up in the C heap
         progress.update(1)
         last[0] = time.perf_counter()
 
-    power_iterations(graph, design, inverses, seed, settings.n_iterations, on_iteration)
+    maps = power_iterations(graph, features, inverses, seed, settings.n_iterations, on_iteration)
     progress.close()
     timings['graph_index_bytes'] = graph.memory_bytes()
-    timings['feature_bytes'] = design.numel() * design.element_size()
+    timings['feature_bytes'] = features.memory_bytes()
+    del graph, features, inverses
+    release_free_memory()
+    save(settings.n_iterations - 1, maps)
     return timings

@@ -80,13 +80,14 @@ def frame_size(files):
     return height, width
 
 
-def load_frames(files, height: int, width: int, rgb: bool):
+def load_frames(files, height: int, width: int, rgb: bool, scaled: bool = True):
     """Frames resized to width x height (bicubic, as the reference), divided by 255.
 
     Returns (frames, original_size): a float32 tensor n x H x W x 3 (BGR unless `rgb`) and the
-    (height, width) of the originals, checked to be the same for every frame.
+    (height, width) of the originals, checked to be the same for every frame. With `scaled` false,
+    the resized frames stay uint8 (a quarter of the memory; scale_frames divides them later).
     """
-    frames = torch.empty(len(files), height, width, 3, dtype=torch.float32)
+    frames = torch.empty(len(files), height, width, 3, dtype=torch.float32 if scaled else torch.uint8)
     original_size = None
     for index, path in enumerate(files):
         image = read_frame_bgr(path)
@@ -98,5 +99,10 @@ def load_frames(files, height: int, width: int, rgb: bool):
         resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC)
         if rgb:
             resized = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
-        frames[index] = torch.from_numpy(resized.astype(np.float64) / 255)
+        frames[index] = torch.from_numpy(resized.astype(np.float64) / 255 if scaled else resized)
     return frames, original_size
+
+
+def scale_frames(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames divided by 255 into float32, the same numbers as load_frames(scaled=True)."""
+    return frames.double().div_(255).float()

@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 
 from ike_utils.errors import InputError
-from ike_utils.frames import list_frames, load_frames
+from ike_utils.frames import list_frames, load_frames, scale_frames
 
 # the graph's maps are min-max normalised, so they lie in [0, 1]; allow float rounding around it
 RANGE_TOLERANCE = 1e-5
@@ -56,16 +56,35 @@ def _read_pseudo_label(path: Path, height: int, width: int) -> torch.Tensor:
     return value
 
 
+class VideoFrames:
+    """A video's frames at working size, kept as uint8 (3 bytes a pixel) and made float32 (RGB /
+    255, n x 3 x H x W) a batch at a time: `frames[index]` for an index tensor or a slice."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images  # n x 3 x H x W uint8
+        self.shape = images.shape
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> torch.Tensor:
+        return scale_frames(self.images[index])
+
+    def __iter__(self):
+        return (self[index] for index in range(len(self)))
+
+
 def load_video(frames_path, pseudo_gt_path, height: int, width: int, min_frames: int):
-    """Frames (n x 3 x H x W, RGB / 255, bicubic to working size), pseudo labels (n x H x W) and the
-    original frame size. `min_frames` is the batch size: fewer frames would give no training step."""
+    """Frames (VideoFrames: RGB / 255, bicubic to working size), pseudo labels (n x H x W float32)
+    and the original frame size. `min_frames` is the batch size: fewer frames would give no
+    training step."""
     files = list_frames(frames_path)
     if len(files) < min_frames:
         raise InputError(f'frames folder {frames_path} holds {len(files)} frame(s), fewer than one batch '
                          f'({min_frames}); lower [Network Module] batch_size or use a longer video')
     labels = load_pseudo_labels(pseudo_gt_path, len(files), height, width)
-    frames, original_size = load_frames(files, height, width, rgb=True)
-    return frames.permute(0, 3, 1, 2).contiguous(), labels, original_size
+    frames, original_size = load_frames(files, height, width, rgb=True, scaled=False)
+    return VideoFrames(frames.permute(0, 3, 1, 2).contiguous()), labels, original_size
 
 
 def training_targets(soft: torch.Tensor):

@@ -85,7 +85,7 @@ def train_step(model, optimizer, images, hard_labels, soft_labels, settings, dev
     optimizer.zero_grad(set_to_none=True)
     with autocast(settings, device):
         logits = model(images)
-    loss = segmentation_loss(logits, hard_labels.to(device), soft_labels.to(device),
+    loss = segmentation_loss(logits, hard_labels.to(device).long(), soft_labels.to(device),
                              None if valid is None else valid.to(device))
     loss.backward()
     optimizer.step()
@@ -209,8 +209,7 @@ def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet
     else:
         generator.manual_seed(seed)
     optimizer = build_optimizer(model, settings)
-    frames, hard, soft = frames.to(device), hard.to(device), soft.to(device)
-    valid = None if valid is None else valid.to(device)
+    hard = hard.to(torch.uint8)  # a byte a pixel; the video stays on the CPU, each batch moves to the device
 
     losses = []
     n_steps = len(frames) // settings.batch_size

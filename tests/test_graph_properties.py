@@ -10,7 +10,7 @@ import torch
 
 from conftest import random_flows, write_video
 from graph_module.build import build_graph
-from graph_module.chains import walk_chains
+from graph_module.chains import Flows, walk_chains
 from graph_module.power_iteration import power_iterations
 from graph_module.regression import ridge_inverses
 from graph_module.run import run_graph_module
@@ -239,8 +239,8 @@ def test_a_declared_feature_block_becomes_normalised_columns():
     blocks = feature_blocks(5, -1) + [FeatureBlock('columns', 2, group='position x', reach=2, fill=columns),
                                       FeatureBlock('rows', 1, group='position y', reach=0, fill=rows)]
     builder = GraphBuilder(n_frames, height, width, 4.0, blocks, 'cpu')
-    builder.build(fwd, bwd)
-    _, design = builder.finish()
+    builder.build(Flows.split(fwd), Flows.split(bwd))
+    design = builder.finish()[1].design()
     _, reference_design = build_graph(fwd, bwd, None, 4.0, 5, -1)
     assert design.shape == (n_frames, height * width, 20 + 3 + 1)
     assert torch.equal(design[:, :, :20], reference_design[:, :, :20])

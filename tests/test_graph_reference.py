@@ -18,7 +18,6 @@ import pytest
 import torch
 
 import graph_module.chains
-import graph_module.graph
 from graph_module.build import build_graph
 from graph_module.chains import walk_chains
 from graph_module.inputs import resize_flow
@@ -247,7 +246,6 @@ def video(name, seed=0):
 def small_chunks(monkeypatch):
     """Chunk sizes that split the pivots into several chunks, so chunk boundaries are exercised."""
     monkeypatch.setattr(graph_module.chains, 'CHUNK_ELEMENTS', 3 * 12 * 16 + 5)
-    monkeypatch.setattr(graph_module.graph, 'CHUNK_ELEMENTS', 4 * 12 * 16 + 7)
 
 
 def our_chains(fwd, bwd):

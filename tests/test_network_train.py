@@ -220,3 +220,19 @@ def test_command_line_bad_input_is_one_line_and_exit_status_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith('error: pseudo label') and result.stderr.count('\n') == 1
     assert 'NaN' in result.stderr
+
+
+def test_video_frames_stay_uint8_and_give_the_reference_floats(tmp_path):
+    """A long video's frames are kept as uint8 at working size (a quarter of float32) and made into
+    RGB / 255 float32 a batch at a time: exactly the numbers of resizing and dividing in float64 at
+    once, as the reference does."""
+    from ike_utils.frames import list_frames, load_frames
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=5, frame_size=(45, 70))
+    video, labels, original_size = load_video(frames, pseudo, 32, 64, min_frames=1)
+    assert video.images.dtype == torch.uint8 and video.shape == (5, 3, 32, 64) and len(video) == 5
+    assert original_size == (45, 70) and labels.shape == (5, 32, 64)
+    expected = load_frames(list_frames(frames), 32, 64, rgb=True)[0].permute(0, 3, 1, 2)
+    batch = torch.tensor([3, 0])
+    assert video[batch].dtype == torch.float32 and torch.equal(video[batch], expected[batch])
+    assert torch.equal(video[1:4], expected[1:4])
+    assert all(torch.equal(frame, expected[i]) for i, frame in enumerate(video))
