@@ -11,7 +11,6 @@ import difflib
 import importlib
 import math
 import warnings
-from pathlib import Path
 
 from ike_utils.errors import InputError
 from ike_utils.repo import DEFAULT_CONFIG, project_path
