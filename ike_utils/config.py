@@ -89,20 +89,30 @@ class Config:
             raise self._bad(section, key, raw, 'one of ' + ', '.join(map(str, choices)))
         return raw
 
-    def get_int_list(self, section, key, default=_REQUIRED, min_value=None, max_value=None):
-        """A comma-separated list of integers; an empty value gives an empty tuple."""
+    def _number_list(self, section, key, default, parse, expected, min_value, max_value):
+        """A comma-separated list parsed by `parse`; an empty value gives an empty tuple."""
         raw = self._raw(section, key, default)
         if raw is None:
             return default
         if raw == '':
             return ()
         try:
-            values = tuple(int(part) for part in raw.split(','))
+            values = tuple(parse(part) for part in raw.split(','))
         except ValueError:
-            raise self._bad(section, key, raw, 'comma-separated integers') from None
+            raise self._bad(section, key, raw, f'comma-separated {expected}') from None
         for value in values:
+            if value != value:
+                raise self._bad(section, key, raw, f'comma-separated {expected}, not NaN')
             self._check_range(section, key, value, min_value, max_value)
         return values
+
+    def get_int_list(self, section, key, default=_REQUIRED, min_value=None, max_value=None):
+        """A comma-separated list of integers; an empty value gives an empty tuple."""
+        return self._number_list(section, key, default, int, 'integers', min_value, max_value)
+
+    def get_float_list(self, section, key, default=_REQUIRED, min_value=None, max_value=None):
+        """A comma-separated list of numbers; an empty value gives an empty tuple."""
+        return self._number_list(section, key, default, float, 'numbers', min_value, max_value)
 
     def get_choice_list(self, section, key, choices, default=()):
         """A comma-separated list of names, each one of `choices`; an empty value gives ()."""
@@ -114,23 +124,6 @@ class Config:
             if name not in choices:
                 raise self._bad(section, key, name, 'a comma-separated list of ' + ', '.join(choices))
         return names
-
-    def get_float_list(self, section, key, default=_REQUIRED, min_value=None, max_value=None):
-        """A comma-separated list of numbers; an empty value gives an empty tuple."""
-        raw = self._raw(section, key, default)
-        if raw is None:
-            return default
-        if raw == '':
-            return ()
-        try:
-            values = tuple(float(part) for part in raw.split(','))
-        except ValueError:
-            raise self._bad(section, key, raw, 'comma-separated numbers') from None
-        for value in values:
-            if value != value:
-                raise self._bad(section, key, raw, 'comma-separated numbers, not NaN')
-            self._check_range(section, key, value, min_value, max_value)
-        return values
 
     def get_lines(self, section, key, default=()):
         """A multi-line value (one item per line, blank lines and ;/# comments dropped)."""
