@@ -14,6 +14,8 @@ import pytest
 
 from ike_utils.synthetic import make_clip, write_clip
 
+from pipeline_helpers import tiny_config
+
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
 
@@ -44,17 +46,6 @@ KILL_POINTS = {
     'network': ('network_module.train', 'save_soft_map_png', 3),  # the epoch's PNG predictions
     'final': ('pipeline.final', 'write_image', 4),  # the fourth final mask
 }
-
-
-def tiny_config(path):
-    text = (REPO / 'config.ini').read_text()
-    for key, value in (('working_h', '32'), ('working_w', '48'), ('n_iterations', '10'),
-                       ('to_save_iterations', '-1, 9'), ('n_epochs', '2'), ('to_save_epochs', '2'),
-                       ('base_channels', '4'), ('batch_size', '2')):
-        text = '\n'.join(f'{key} = {value}' if line.split('=')[0].strip() == key else line
-                         for line in text.splitlines())
-    path.write_text(text + '\n')
-    return path
 
 
 @pytest.fixture(scope='module')

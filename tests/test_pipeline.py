@@ -21,6 +21,8 @@ from pipeline.run import run_many_videos, run_one_video, run_video_file
 from pipeline.video import LoopOptions, run_video
 from pipeline.video_file import FOLDER_FPS, DecodeOptions
 
+from pipeline_helpers import tiny_config
+
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
 
@@ -31,18 +33,6 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def tiny_config(path, cycles_note=''):
-    """The paper's config at 32x48, 10 iterations, a 4-wide network trained 2 epochs."""
-    text = (REPO / 'config.ini').read_text()
-    for key, value in (('working_h', '32'), ('working_w', '48'), ('n_iterations', '10'),
-                       ('to_save_iterations', '-1, 9'), ('n_epochs', '2'), ('to_save_epochs', '2'),
-                       ('base_channels', '4'), ('batch_size', '2')):
-        text = '\n'.join(f'{key} = {value}' if line.split('=')[0].strip() == key else line
-                         for line in text.splitlines())
-    path.write_text(text + '\n')
-    return path
 
 
 def clip(folder, n_frames=8, seed=0):
