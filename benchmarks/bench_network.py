@@ -31,7 +31,7 @@ def parse_args():
     parser.add_argument('--width', type=int)
     parser.add_argument('--base_channels', type=int)
     parser.add_argument('--batch_size', type=int)
-    parser.add_argument('--precision', choices=['fp32', 'bf16'])
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'auto'])
     parser.add_argument('--channels_last', action='store_true', default=None)
     parser.add_argument('--steps', type=int, default=3, help='timed training steps (after one warm-up step)')
     parser.add_argument('--predict_frames', type=int, default=6, help='frames predicted for the timing (0 = skip)')
@@ -49,6 +49,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    settings = settings.for_device(device)
     torch.manual_seed(0)
 
     n = settings.batch_size

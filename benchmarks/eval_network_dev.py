@@ -44,7 +44,7 @@ def parse_args():
     source.add_argument('--pseudo_from_gt', action='store_true', help='corrupted ground truth (development only)')
     parser.add_argument('--out', default='/tmp/ike_eval_network')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--precision', choices=['fp32', 'bf16'], help='override the config')
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'auto'], help='override the config')
     parser.add_argument('--channels_last', choices=['true', 'false'], help='override the config')
     parser.add_argument('--timing_frames', type=int,
                         help='only time one run on a clip of this many frames (the first video played forward '

@@ -1,11 +1,13 @@
 """The network module's settings, read once from the config into plain values."""
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, replace
 
 from ike_utils.config import Config
+from ike_utils.device import has_native_bf16
 from ike_utils.errors import InputError
 
 SECTION = 'Network Module'
-PRECISIONS = ('fp32', 'bf16')
+PRECISIONS = ('fp32', 'bf16', 'auto')  # auto: bf16 where the device computes it natively, else fp32
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,17 @@ class NetworkSettings:
             augment=config.get_bool(SECTION, 'augment', default=False),
             test_time_flip=config.get_bool(SECTION, 'test_time_flip', default=False),
         )
+
+    def for_device(self, device) -> 'NetworkSettings':
+        """These settings with precision = auto made bf16 or fp32 for `device` (what the stage records
+        and what runs); an explicit bf16 that the device only emulates is kept, with a warning."""
+        native = has_native_bf16(device)
+        if self.precision == 'auto':
+            return replace(self, precision='bf16' if native else 'fp32')
+        if self.precision == 'bf16' and not native and device.type == 'cpu':
+            warnings.warn(f'[{SECTION}] precision = bf16: this CPU has no native bfloat16 (AVX-512 BF16 or AMX), '
+                          f'so it is emulated and training is about 10x slower than fp32; use precision = auto')
+        return self
 
     def as_dict(self) -> dict:
         """Plain values (for checkpoints and the done-marker)."""

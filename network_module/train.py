@@ -173,6 +173,7 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
     With `skip_if_done`, a finished run of the same inputs, settings and seed is not redone (the
     stage contract decides; `before_redo` runs when it is redone). `seed` makes a CPU run repeatable."""
     device = torch.device(device)
+    settings = settings.for_device(device)
     if device.type == 'cuda':
         if settings.precision == 'bf16' and not torch.cuda.is_bf16_supported():
             raise InputError(f'[Network Module] precision = bf16 needs a GPU with bfloat16 support, which '

@@ -23,5 +23,5 @@ def test_cpu_config_changes_only_the_network_width_and_arithmetic():
     assert GraphSettings.from_config(cpu) == GraphSettings.from_config(paper)
     paper_net, cpu_net = asdict(NetworkSettings.from_config(paper)), asdict(NetworkSettings.from_config(cpu))
     changed = {key: cpu_net[key] for key in paper_net if paper_net[key] != cpu_net[key]}
-    assert changed == {'base_channels': 16, 'precision': 'bf16', 'channels_last': True}
+    assert changed == {'base_channels': 16, 'precision': 'auto', 'channels_last': True}
     assert (paper_net['base_channels'], paper_net['precision'], paper_net['channels_last']) == (64, 'fp32', False)

@@ -130,6 +130,26 @@ def test_configured_precision_and_memory_format_reach_the_convolutions(tmp_path,
 
 # -- bad input -----------------------------------------------------------------------------------
 
+@pytest.mark.parametrize('native, expected', [(False, torch.float32), (True, torch.bfloat16)])
+def test_auto_precision_is_bf16_only_where_the_device_has_it_and_the_stage_records_what_ran(
+        tmp_path, monkeypatch, native, expected):
+    monkeypatch.setattr('network_module.settings.has_native_bf16', lambda device: native)
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
+    config = write_config(tmp_path / 'c.ini', n_epochs=1, to_save_epochs='1', precision='auto')
+    settings = NetworkSettings.from_config(load_config(config))
+    with record_convolutions() as convolutions:
+        run_network(frames, pseudo, tmp_path / 'out', settings, 'cpu', seed=0, quiet=True)
+    assert {c['dtype'] for c in convolutions} == {expected}
+    recorded = json.loads((tmp_path / 'out' / 'stage.json').read_text())
+    assert json.dumps(recorded).count('"precision": "%s"' % ('bf16' if native else 'fp32')) == 1
+
+
+def test_explicit_bf16_on_a_cpu_that_emulates_it_warns(monkeypatch):
+    monkeypatch.setattr('network_module.settings.has_native_bf16', lambda device: False)
+    with pytest.warns(UserWarning, match='precision = auto'):
+        assert NetworkSettings(precision='bf16').for_device(torch.device('cpu')).precision == 'bf16'
+
+
 def _bad_clip(tmp_path, change):
     frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
     change(frames, pseudo)
