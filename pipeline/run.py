@@ -3,12 +3,13 @@ from pathlib import Path
 
 from evaluation.datasets import DEFAULT_BENCHMARK, open_benchmark
 from evaluation.datasets.tables import to_markdown
+from evaluation.davis import annotation_files
 from ike_utils.config import load_config
 from ike_utils.device import resolve_device
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames
 from pipeline.dataset import dataset_scores, parse_shard, run_dataset, shard
-from pipeline.scoring import SCORES_NAME, annotation_files, davis_stage_scorer, score_run
+from pipeline.scoring import SCORES_NAME, davis_stage_scorer, score_run
 from pipeline.video_file import OVERLAY_NAME, decode_video, write_overlay_video
 
 

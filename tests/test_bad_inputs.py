@@ -2,6 +2,7 @@
 key or flag, exit status 2, and nothing computed (the check comes before any work). The scripts run
 in this process (runpy, as `python script.py ...` would), which spares a start of Python and PyTorch
 per case; test_pipeline.py and test_faults.py run them as subprocesses."""
+import contextlib
 import errno
 import os
 import runpy
@@ -247,25 +248,40 @@ def test_a_full_or_read_only_disk_is_one_line_and_exit_2(capsys, code, words):
     assert len(lines) == 1 and words in lines[0] and '/somewhere/00003.pt' in lines[0]
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A real full file system: a 2 MiB tmpfs mounted in tmp_path, then filled up (needs root: skipped
-    where mounting is not allowed)."""
-    disk = tmp_path / 'disk'
-    disk.mkdir()
-    mounted = os.geteuid() == 0 and subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', str(disk)],
+@contextlib.contextmanager
+def tmpfs(folder: Path, options: str):
+    """A small tmpfs mounted on `folder` for the block (needs root: the test is skipped where mounting is
+    not allowed, and the disk errors are then only simulated, in the test above)."""
+    folder.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', str(folder)],
                                                     capture_output=True).returncode == 0
     if not mounted:
-        pytest.skip('cannot mount a small tmpfs here (needs root); a full disk is only simulated (test above)')
+        pytest.skip('cannot mount a small tmpfs here (needs root)')
     try:
+        yield folder
+    finally:
+        subprocess.run(['umount', '-l', str(folder)], check=True)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real full file system: a 2 MiB tmpfs, filled up."""
+    with tmpfs(tmp_path / 'disk', 'size=2m') as disk:
         with open(disk / 'filler', 'wb', buffering=0) as handle:
             with pytest.raises(OSError) as full:
                 while True:
                     handle.write(bytes(1 << 16))
         assert full.value.errno == errno.ENOSPC
         yield disk
-    finally:
-        subprocess.run(['umount', '-l', str(disk)], check=True)
+
+
+def test_a_command_on_a_really_read_only_disk_is_one_line_and_exit_2(base, tmp_path, monkeypatch, capsys):
+    with tmpfs(tmp_path / 'disk', 'size=1m,ro') as disk:
+        for out, words in ((disk, 'is not writable'), (disk / 'flow', 'cannot be created (Read-only file system)')):
+            args = ['extract_optical_flow.py', '--frames_path', base / 'clip' / 'frames', '--out_path', out,
+                    '--method', 'dis', '--quiet']
+            status, stderr = run_script(args, monkeypatch, capsys)
+            assert status == 2 and len(stderr.strip().splitlines()) == 1 and words in stderr, stderr
 
 
 def one_line_exit_2(call, *args):
