@@ -6,9 +6,8 @@ the clip's true mask.
 Writes the clip to OUT/clip/ (frames, true masks), the run to OUT/run/ (flow, cycles, final masks),
 an overlay of the final masks to OUT/overlay.png, and prints J for every stage. Runs from any folder.
 """
-import argparse
-
-from ike_utils.cli import add_common_args, run_cli, use_cpu_threads  # first: sets up threads before torch
+from ike_utils.cli import (ArgumentParser, add_common_args, positive_int,  # first: threads before torch
+                           run_cli, use_cpu_threads)
 from ike_utils.repo import DEMO_CONFIG, shown
 from pipeline.demo import run_demo
 
@@ -19,11 +18,11 @@ def main(args):
 
 
 if __name__ == '__main__':
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument('--out_path', default='demo_out', help='where the clip and the run go (default: demo_out)')
     parser.add_argument('--config', default=str(DEMO_CONFIG),
                         help=f'settings file (default: {shown(DEMO_CONFIG)} of the repository, small and fast)')
-    parser.add_argument('--cycles', type=int, default=2, help='graph passes, a network pass between two (default: 2)')
+    parser.add_argument('--cycles', type=positive_int, default=2, help='graph passes, a network pass between two (default: 2)')
     parser.add_argument('--frames', type=int, default=24, help='length of the synthetic clip (default: 24)')
     add_common_args(parser)
     run_cli(main, parser.parse_args())

@@ -9,7 +9,6 @@
 RUN is what run_ike.py wrote (--out_path): a dataset run, or one video's run (on DAVIS, scored
 against that video's ground-truth folder or the annotations root).
 """
-import argparse
 from pathlib import Path
 
 from evaluation.datasets import BENCHMARKS, DEFAULT_BENCHMARK, open_benchmark
@@ -17,14 +16,14 @@ from evaluation.datasets.base import RESULT_NAMING
 from evaluation.datasets.evaluate import evaluate_results, format_results, write_results
 from evaluation.davis import evaluate_folders, evaluate_sequences
 from evaluation.scores import format_table, write_csv, write_json
-from ike_utils.cli import run_cli
+from ike_utils.cli import ArgumentParser, run_cli
 from ike_utils.run_lock import check_out_file
 from ike_utils.errors import InputError
 from pipeline.layout import parse_stage, stage_masks, video_runs
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument('--results', required=True,
                         help='an --out_path of run_ike.py (a dataset or one video), or a folder with one folder of '
                              'masks per sequence (%%05d.png, binary 0/255 or grey soft maps)')

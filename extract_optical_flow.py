@@ -6,14 +6,13 @@
 
 Writes O/fwd_of/%05d_%05d.flo (frame i -> i+1) and O/bwd_of/%05d_%05d.flo (frame i+1 -> i).
 """
-import argparse
 
-from ike_utils.cli import add_common_args, run_cli, use_cpu_threads  # first: sets up threads before torch
+from ike_utils.cli import ArgumentParser, add_common_args, run_cli, use_cpu_threads  # first: threads before torch
 from ike_utils.repo import DEFAULT_RAFT_CHECKPOINT, project_path
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--frames_path', required=True, help='folder of the video frames (jpg or png, sorted by name)')
     parser.add_argument('--out_path', required=True, help='output folder; gets fwd_of/ and bwd_of/')
     parser.add_argument('--method', default='raft', choices=['raft', 'dis', 'farneback'],

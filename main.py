@@ -3,9 +3,7 @@ pseudo ground truth, and write its predictions (the next graph cycle's node feat
 
     python main.py --frames_path F --pseudo_gt_path GRAPH/iter_19 --out_path O --config ./config.ini
 """
-import argparse
-
-from ike_utils.cli import add_common_args, run_cli, use_cpu_threads  # first: sets up threads before torch
+from ike_utils.cli import ArgumentParser, add_common_args, run_cli, use_cpu_threads  # first: threads before torch
 from ike_utils.config import load_config
 from ike_utils.repo import DEFAULT_CONFIG
 from ike_utils.device import resolve_device
@@ -23,7 +21,7 @@ def main(args):
 
 
 if __name__ == '__main__':
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument('--frames_path', required=True, help='folder of the video frames (natural order: 1, 2, ..., 10)')
     parser.add_argument('--pseudo_gt_path', required=True,
                         help='folder of the pseudo labels %%05d.pt (H x W x 1), e.g. graph_out/iter_19')

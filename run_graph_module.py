@@ -5,9 +5,7 @@
 A rerun with the same frames, flows, cues and settings is skipped (OUT/stage.json says what made the
 outputs); --overwrite runs it again anyway.
 """
-import argparse
-
-from ike_utils.cli import add_common_args, run_cli, use_cpu_threads  # first: sets up threads before torch
+from ike_utils.cli import ArgumentParser, add_common_args, run_cli, use_cpu_threads  # first: threads before torch
 from graph_module.outputs import run_graph_stage  # noqa: I100 (after ike_utils.cli, which must load first)
 from graph_module.settings import GraphSettings
 from ike_utils.config import load_config
@@ -25,7 +23,7 @@ def main(args):
 
 
 if __name__ == '__main__':
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument('--frames_path', required=True, help='folder of video frames (natural order: 1, 2, ..., 10)')
     parser.add_argument('--of_path', required=True, help='folder holding fwd_of/ and bwd_of/ .flo files')
     parser.add_argument('--out_path', required=True, help='where iter_K/ and iter_K_images/ are written')

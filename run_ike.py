@@ -8,9 +8,8 @@
 Run it from any folder: the project's own files (config.ini, configs/, RAFT/models/) are found in
 the repository. A rerun skips every stage whose outputs are complete and redoes an interrupted one.
 """
-import argparse
-
-from ike_utils.cli import add_common_args, run_cli, use_cpu_threads  # first: sets up threads before torch
+from ike_utils.cli import (ArgumentParser, add_common_args, positive_int,  # first: threads before torch
+                           run_cli, use_cpu_threads)
 from evaluation.datasets import BENCHMARKS, DEFAULT_BENCHMARK  # noqa: I100 (after ike_utils.cli)
 from ike_utils.repo import DEFAULT_CONFIG, DEFAULT_RAFT_CHECKPOINT, project_path, shown
 from pipeline.run import run_many_videos, run_one_video, run_video_file
@@ -35,15 +34,8 @@ def main(args):
                       args.quiet, overlay_fps=FOLDER_FPS if args.save_video else None)
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'{text} is not valid; give 1 or more')
-    return value
-
-
 if __name__ == '__main__':
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument('--video', help='one video file (anything OpenCV reads: .mp4, .avi, ...), decoded '
                                         'once into OUT/frames/; writes OUT/final/overlay.mp4')

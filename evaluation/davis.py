@@ -12,6 +12,7 @@ import numpy as np
 from evaluation.metrics import BOUNDARY_TOLERANCE, boundary_f, jaccard, sequence_statistics
 from evaluation.scores import SequenceScores
 from ike_utils.errors import InputError
+from ike_utils.frames import natural_key, read_frame_bgr
 from ike_utils.progress import progress_bar
 
 MASK_SUFFIX = '.png'
@@ -113,6 +114,34 @@ def resolve_sequences(results_root, annotations_root, sequences=None) -> list:
         raise InputError(f'results root {results_root} holds {unknown[0]!r}, which is not a sequence of '
                          f'annotations root {annotations_root}; choose sequences with --sequences')
     return names
+
+
+def annotation_files(annotation_dir, frames) -> list:
+    """The annotation PNGs of a video in natural order, each named after one of its frames (a
+    mask for frame 12.jpg is 12.png); an InputError otherwise, before any work."""
+    annotation_dir = Path(annotation_dir)
+    if not annotation_dir.is_dir():
+        raise InputError(f'annotations folder {annotation_dir} does not exist; pass the folder of this video\'s '
+                         f'ground-truth PNGs or leave --annotations out')
+    annotations = sorted((p for p in annotation_dir.iterdir() if p.suffix.lower() == '.png' and p.is_file()
+                          and not p.name.startswith('.')), key=lambda p: natural_key(p.name))
+    stems = {Path(frame).stem for frame in frames}
+    strangers = [p.name for p in annotations if p.stem not in stems]
+    what = None
+    if strangers:
+        what = f'{strangers[0]} matches no frame'
+    elif len(annotations) < MIN_ANNOTATED_FRAMES:
+        what = (f'it holds {len(annotations)} PNG mask(s), at least {MIN_ANNOTATED_FRAMES} are needed: the first '
+                f'and last are not scored')
+    else:
+        mask_hw, frame_hw = read_annotation(annotations[0]).shape, read_frame_bgr(frames[0]).shape[:2]
+        if mask_hw != frame_hw:
+            what = (f'{annotations[0].name} is {mask_hw[1]}x{mask_hw[0]}, the frames '
+                    f'{frame_hw[1]}x{frame_hw[0]}')
+    if what:
+        raise InputError(f'annotations folder {annotation_dir} does not fit the frames of this video ({what}); '
+                         f'pass this video\'s ground truth, one PNG named like its frame (00000.jpg -> 00000.png)')
+    return annotations
 
 
 # -- evaluating ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import torch
 
 from graph_module.settings import GraphSettings
 from ike_utils.atomic import atomic_dir
+from ike_utils.disk import save_tensor
 from ike_utils.images import map_to_uint8, resize_map, write_image
 from ike_utils.stage import Stage, require_finite, run_stage
 
@@ -27,7 +28,7 @@ def save_iteration(out_path, iteration: int, maps: torch.Tensor, original_size):
                    'check [Graph Module] lambda and sigma (too large or too small a value overflows)')
     with atomic_dir(pt_dir) as tmp:
         for index, soft_map in enumerate(maps):
-            torch.save(soft_map[:, :, None].clone(), tmp / ('%05d.pt' % index))
+            save_tensor(soft_map[:, :, None].clone(), tmp / ('%05d.pt' % index))
     height, width = original_size
     with atomic_dir(png_dir) as tmp, ThreadPoolExecutor(2) as pool:
         jobs = [pool.submit(write_image, tmp / ('%05d.png' % index),

@@ -11,6 +11,13 @@ def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f'.{path.stem}.tmp-{os.getpid()}{path.suffix}')
 
 
+def _named(error: BaseException, path: Path) -> BaseException:
+    """`error`, or for an OSError that names no file (a write to an open file), the same naming `path`."""
+    if isinstance(error, OSError) and error.errno and not error.filename:
+        return OSError(error.errno, error.strerror, str(path))
+    return error
+
+
 @contextlib.contextmanager
 def atomic_dir(path):
     """Yield a temporary folder; on success it replaces `path` (whole), on failure it is removed."""
@@ -21,9 +28,12 @@ def atomic_dir(path):
     tmp.mkdir()
     try:
         yield tmp
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        named = _named(error, path)
+        if named is error:
+            raise
+        raise named from error
     if path.exists():
         old = path.with_name(f'.{path.name}.old-{os.getpid()}')
         os.replace(path, old)
@@ -41,7 +51,10 @@ def atomic_file(path):
     tmp = _temporary_sibling(path)
     try:
         yield tmp
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
-        raise
+        named = _named(error, path)
+        if named is error:
+            raise
+        raise named from error
     os.replace(tmp, path)

@@ -3,11 +3,14 @@
 Every stage builds its own small settings object from it (graph_module.settings, ...), so the
 modules themselves only ever see plain values. A missing key, or a value of the wrong type or range,
 is an InputError naming the key and the file. So is a key or section that no settings object reads
-(a misspelling, most likely): `load_config` builds every settings object of SETTINGS_READERS once to
-learn which keys exist, and suggests the closest one. The reference's [PATHS] section is ignored.
+(a misspelling, most likely), checked first by `load_config` whatever the values, with the closest
+known one suggested. Keys are declared once, by the getter calls of the settings objects of
+SETTINGS_READERS (run once on the repository's config.ini to learn them). The reference's [PATHS]
+section is ignored with a warning.
 """
 import configparser
 import difflib
+import functools
 import importlib
 import math
 import warnings
@@ -40,10 +43,6 @@ class Config:
 
     def _bad(self, section, key, value, expected):
         return InputError(f'{self.source}: [{section}] {key} = {value!r} is not valid; expected {expected}')
-
-    def has(self, section, key):
-        self.asked.add((section, key))
-        return self.parser.has_option(section, key)
 
     # -- typed getters ----------------------------------------------------------------------
     def get_int(self, section, key, default=_REQUIRED, min_value=None, max_value=None):
@@ -147,40 +146,42 @@ class Config:
             raise self._bad(section, key, value, f'a value <= {max_value}')
 
 
-def _read_by_every_stage(config: Config):
-    """(sections whose keys are all known: every reader that touched them succeeded, whether every
-    reader succeeded)."""
-    unsure, all_read = set(), True
+@functools.lru_cache(maxsize=None)
+def known_keys() -> frozenset:
+    """Every (section, key) that a settings object reads: each reader of SETTINGS_READERS is run once on
+    the repository's config.ini, and its getters say what they read (a key is declared only where it
+    is read, so readers read every key they know, whatever the values)."""
+    parser = configparser.ConfigParser(inline_comment_prefixes=(';', '#'))
+    with open(DEFAULT_CONFIG) as handle:
+        parser.read_file(handle)
+    config = Config(parser, str(DEFAULT_CONFIG))
     for reader in SETTINGS_READERS:
         module, name = reader.split(':')
-        before = set(config.asked)
-        try:
-            getattr(importlib.import_module(module), name).from_config(config)
-        except InputError:  # reported by the stage that needs it; what it reads is not known now
-            unsure |= {section for section, _ in config.asked - before}
-            all_read = False
-    return {section for section, _ in config.asked} - unsure, all_read
+        getattr(importlib.import_module(module), name).from_config(config)
+    return frozenset(config.asked)
 
 
 def check_known_keys(config: Config):
-    """An InputError for a key or section that no settings object reads, with the closest known one."""
-    checked, all_read = _read_by_every_stage(config)
-    sections = {section for section, _ in config.asked}
+    """An InputError for a section or key that no settings object reads, naming the closest known one;
+    a warning for the reference's [PATHS] section, which is ignored. Independent of the values, so it
+    comes before any other check."""
+    known = known_keys()
+    sections = sorted({section for section, _ in known})
     for section in config.parser.sections():
         if section in IGNORED_SECTIONS:
             warnings.warn(f'{config.source}: section [{section}] is ignored; paths are command-line arguments')
             continue
-        if section not in sections and all_read:
-            close = difflib.get_close_matches(section, sorted(sections), n=1)
-            hint = f'did you mean [{close[0]}]?' if close else f'known sections: {", ".join(sorted(sections))}'
+        if section not in sections:
+            close = difflib.get_close_matches(section, sections, n=1)
+            hint = f'did you mean [{close[0]}]?' if close else f'known sections: {", ".join(sections)}'
             raise InputError(f'{config.source}: unknown section [{section}]; {hint}')
-        if section not in checked:
-            continue
-        known = sorted(key for s, key in config.asked if s == section)
+        keys = sorted(key for s, key in known if s == section)
         for key in config.parser.options(section):
-            if key not in known and key not in config.parser.defaults():
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f'did you mean {close[0]}?' if close else 'remove it'
+            if key not in keys and key not in config.parser.defaults():
+                close = difflib.get_close_matches(key, keys, n=1)
+                elsewhere = sorted(s for s, k in known if k == key)
+                hint = (f'it belongs in [{elsewhere[0]}]' if elsewhere else f'did you mean {close[0]}?' if close
+                        else f'remove it (known keys: {", ".join(keys)})')
                 raise InputError(f'{config.source}: unknown key [{section}] {key}; {hint}')
 
 
@@ -203,5 +204,4 @@ def load_config(path) -> Config:
         raise InputError(f'config file {path} cannot be parsed ({first_line}); fix its syntax') from None
     config = Config(parser, str(path))
     check_known_keys(config)
-    config.asked.clear()
     return config

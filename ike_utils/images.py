@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ike_utils.atomic import atomic_file
+from ike_utils.disk import write_image_file
 
 
 def resize_map(soft_map: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -21,8 +22,7 @@ def map_to_uint8(soft_map: torch.Tensor) -> np.ndarray:
 def write_image(path, image: np.ndarray) -> None:
     """Write an image file atomically; the format follows the suffix."""
     with atomic_file(path) as tmp:
-        if not cv2.imwrite(str(tmp), image):
-            raise OSError(f'could not write image {path}')
+        write_image_file(tmp, image)
 
 
 def save_soft_map_png(path, soft_map: torch.Tensor, height: int, width: int) -> None:

@@ -89,10 +89,11 @@ def folder_lock(folder, flag: str = '--out_path'):
     except OSError as error:
         raise InputError(f'{flag} {folder} cannot be locked ({error.strerror}); choose a writable folder') from None
     try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f'{os.getpid()}\n')
-        handle.flush()
+        handle.truncate(0)
+        try:  # unbuffered: a full disk fails here, not again when the file is closed
+            os.write(handle.fileno(), f'{os.getpid()}\n'.encode())
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(path)) from error
         _held[key] = 1
         yield folder
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ike_utils.atomic import atomic_dir, atomic_file
+from ike_utils.disk import save_tensor
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames
 from ike_utils.images import save_soft_map_png
@@ -149,10 +150,10 @@ def save_epoch(out_path, epoch, model, probabilities, original_size, settings, m
     checkpoint = {'state_dict': {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
                   'settings': settings.as_dict(), 'epoch': epoch, 'mean_train_loss': mean_loss}
     with atomic_file(out_path / 'models' / f'{name}.pt') as tmp:
-        torch.save(checkpoint, tmp)
+        save_tensor(checkpoint, tmp)
     with atomic_dir(result_folder(out_path, epoch)) as folder:
         for index, probability in enumerate(probabilities):
-            torch.save(probability[:, :, None].clone(), folder / pseudo_label_name(index))
+            save_tensor(probability[:, :, None].clone(), folder / pseudo_label_name(index))
 
 
 def network_stage(frames, pseudo_gt_path, out_path, settings: NetworkSettings, seed=None) -> Stage:

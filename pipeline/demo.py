@@ -18,9 +18,9 @@ def run_demo(out_path, config_path, cycles=2, n_frames=24, device='auto', quiet=
     started = time.perf_counter()
     if n_frames < 3:
         raise InputError(f'--frames {n_frames} is not valid; the demo clip needs at least 3 frames (default 24)')
-    out_path = check_out_folder(out_path)
     config = load_config(config_path)
     options = LoopOptions(cycles=cycles, flow_method='dis')
+    out_path = check_out_folder(out_path)  # created only once the settings are good
     clip_dir = write_clip(make_clip(n_frames=n_frames, height=180, width=320), out_path / 'clip', with_flows=False)
     result = run_video(clip_dir / 'frames', out_path / 'run', config, options, resolve_device(device), quiet=quiet)
     print(f'IKE demo: {n_frames} synthetic frames, {cycles} cycles, {time.perf_counter() - started:.0f} s')

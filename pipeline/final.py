@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ike_utils.atomic import atomic_dir
+from ike_utils.disk import save_tensor
 from ike_utils.images import resize_map, write_image
 from ike_utils.stage import Stage, run_stage
 
@@ -58,7 +59,7 @@ def write_empty_final(frames, flow_dir, final_dir, original_size, working_size) 
                     write_image(tmp / f'{stem}.png', zeros_png)
         with atomic_dir(Path(final_dir) / 'soft_pt') as tmp:
             for stem in stems:
-                torch.save(torch.zeros(*working_size, 1), tmp / f'{stem}.pt')
+                save_tensor(torch.zeros(*working_size, 1), tmp / f'{stem}.pt')
 
     run_stage(final_stage(frames, (flow_dir,), final_dir, {'no_motion': True, 'working_size': list(working_size)}),
               work)

@@ -3,12 +3,13 @@ from pathlib import Path
 
 from evaluation.datasets import DEFAULT_BENCHMARK, open_benchmark
 from evaluation.datasets.tables import to_markdown
+from evaluation.davis import annotation_files
 from ike_utils.config import load_config
 from ike_utils.device import resolve_device
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames
 from pipeline.dataset import dataset_scores, parse_shard, run_dataset, shard
-from pipeline.scoring import SCORES_NAME, annotation_files, davis_stage_scorer, score_run
+from pipeline.scoring import SCORES_NAME, davis_stage_scorer, score_run
 from pipeline.video_file import OVERLAY_NAME, decode_video, write_overlay_video
 
 
@@ -66,7 +67,7 @@ def run_many_videos(dataset_root, out_path, config_path, options, sequences=None
     evaluation.datasets.BENCHMARKS), `workers` at a time with `threads` CPU threads each; writes
     out_path/report/ and ends by printing the mean scores of every stage and the report's path.
     Returns the names of the videos run."""
-    load_config(config_path)  # a bad config fails here, once, not in every video
+    config = load_config(config_path)  # a bad config fails here, once, not in every video
     if workers < 1:
         raise InputError(f'--workers {workers} is not valid; give at least 1 (videos processed at once)')
     benchmark = open_benchmark(dataset, dataset_root)
@@ -79,6 +80,7 @@ def run_many_videos(dataset_root, out_path, config_path, options, sequences=None
                   f'selected videos); nothing to do')
             return []
     names = [sequence.name for sequence in chosen]
+    check_sequences(benchmark, chosen, config, options)
     check_flow_weights(options)
     device = str(resolve_device(device))
     failures = run_dataset(benchmark, out_path, config_path, options, chosen, device, workers, quiet, threads)
@@ -95,6 +97,16 @@ def run_many_videos(dataset_root, out_path, config_path, options, sequences=None
         raise InputError(f'{len(failures)} of {len(names)} videos failed (listed above); fix them and rerun: '
                          f'finished stages are kept')
     return names
+
+
+def check_sequences(benchmark, sequences, config, options) -> None:
+    """Every video's frames (and their number against the network batch) and ground truth, checked
+    before any work: an InputError names the first video that does not fit."""
+    from pipeline.video import check_video
+    for sequence in sequences:
+        check_video(list_frames(sequence.frames_dir, min_count=2), config, options)
+        if benchmark.has_ground_truth(sequence):
+            benchmark.check_ground_truth(sequence)
 
 
 def _print_dataset_means(benchmark, out_path) -> None:

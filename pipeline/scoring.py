@@ -2,40 +2,15 @@
 import json
 from pathlib import Path
 
-from evaluation.davis import evaluate_frame_pairs, read_annotation
+from evaluation.davis import annotation_files, evaluate_frame_pairs
 from evaluation.scores import SequenceScores
 from ike_utils.atomic import atomic_file
-from ike_utils.errors import InputError
-from ike_utils.frames import natural_key, read_frame_bgr
 
 SCORES_NAME = 'scores.json'
 
 
 def stage_label(stage: str, cycle: int) -> str:
     return f'{stage} {cycle}'
-
-
-def annotation_files(annotation_dir, frames) -> list:
-    """The annotation PNGs of a video in natural order, each named after one of its frames (a
-    mask for frame 12.jpg is 12.png); an InputError otherwise, before any work."""
-    annotation_dir = Path(annotation_dir)
-    if not annotation_dir.is_dir():
-        raise InputError(f'annotations folder {annotation_dir} does not exist; pass the folder of this video\'s '
-                         f'ground-truth PNGs or leave --annotations out')
-    annotations = sorted((p for p in annotation_dir.iterdir() if p.suffix.lower() == '.png' and p.is_file()
-                          and not p.name.startswith('.')), key=lambda p: natural_key(p.name))
-    stems = {Path(frame).stem for frame in frames}
-    strangers = [p.name for p in annotations if p.stem not in stems]
-    what = f'{strangers[0]} matches no frame' if strangers else None if annotations else 'it holds no PNG masks'
-    if what is None:
-        mask_hw, frame_hw = read_annotation(annotations[0]).shape, read_frame_bgr(frames[0]).shape[:2]
-        if mask_hw != frame_hw:
-            what = (f'{annotations[0].name} is {mask_hw[1]}x{mask_hw[0]}, the frames '
-                    f'{frame_hw[1]}x{frame_hw[0]}')
-    if what:
-        raise InputError(f'annotations folder {annotation_dir} does not fit the frames of this video ({what}); '
-                         f'pass this video\'s ground truth, one PNG named like its frame (00000.jpg -> 00000.png)')
-    return annotations
 
 
 def davis_stage_scorer(annotation_dir, frames, name: str, threshold: float = 0.5):

@@ -78,7 +78,7 @@ def check_video(files, config: Config, options: LoopOptions) -> NetworkSettings:
     graph_settings(config)
     network_settings = NetworkSettings.from_config(config)
     if options.cycles > 1 and len(files) < network_settings.batch_size:
-        raise InputError(f'the video has {len(files)} frames, fewer than one network batch '
+        raise InputError(f'{files[0].parent} holds {len(files)} frames, fewer than one network batch '
                          f'([Network Module] batch_size = {network_settings.batch_size} in {config.source}); '
                          f'lower batch_size or run --cycles 1')
     return network_settings

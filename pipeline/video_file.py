@@ -10,6 +10,7 @@ import cv2
 
 from evaluation.report import read_mask
 from ike_utils.atomic import atomic_file
+from ike_utils.disk import write_image_file
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames, read_frame_bgr
 from ike_utils.images import overlay_mask
@@ -84,8 +85,8 @@ def decode_video(video_path, frames_dir, options: DecodeOptions = DecodeOptions(
                     if not ok:
                         break
                     if index % options.stride == 0:
-                        cv2.imwrite(str(decoded / (FRAME_NAME % kept)), _resized(frame, options.max_side),
-                                    [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                        write_image_file(decoded / (FRAME_NAME % kept), _resized(frame, options.max_side),
+                                         [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
                         kept += 1
                         progress.update(1)
                     index += 1

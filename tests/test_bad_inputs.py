@@ -2,6 +2,7 @@
 key or flag, exit status 2, and nothing computed (the check comes before any work). The scripts run
 in this process (runpy, as `python script.py ...` would), which spares a start of Python and PyTorch
 per case; test_pipeline.py and test_faults.py run them as subprocesses."""
+import contextlib
 import errno
 import os
 import runpy
@@ -9,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+from scipy.io import savemat
 
 from ike_utils.cli import run_cli
 from ike_utils.config import load_config
@@ -83,6 +87,45 @@ def cases(base: Path):
         'evaluate_json_under_a_file': (['evaluate.py', '--results', base / 'results', '--annotations',
                                         base / 'annotations', '--json', base / 'a_file' / 'x.json', '--quiet'],
                                        '--json'),
+        # unknown keys and sections come first, whatever the other values, for every command that reads a config
+        'misspelled_key_beside_a_bad_value': (run_ike(*one[:3], base / 'typo_lambda0.ini', '--out_path', out),
+                                              'base_chanels; did you mean base_channels'),
+        'key_in_the_wrong_section': (run_ike(*one[:3], base / 'wrong_section.ini', '--out_path', out),
+                                     '[Graph Module] base_channels; it belongs in [Network Module]'),
+        'graph_command_misspelled_network_key': (['run_graph_module.py', '--frames_path', frames, '--of_path',
+                                                  base / 'flow', '--out_path', out, '--config', base / 'typo.ini'],
+                                                 'base_chanels; did you mean base_channels'),
+        'network_command_unknown_section': (['main.py', '--frames_path', frames, '--pseudo_gt_path', base / 'pseudo',
+                                             '--out_path', out, '--config', base / 'section.ini'],
+                                            '[Netwrk Module]; did you mean [Network Module]'),
+        'demo_misspelled_key': (['demo.py', '--out_path', out, '--config', base / 'typo_lambda0.ini', '--quiet'],
+                                'base_chanels'),
+        # dataset mode: every video's frames and ground truth are checked before any work
+        'davis_annotations_of_another_video': (run_ike('--dataset_root', base / 'davis_bad', '--config', good,
+                                                       '--out_path', out), 'frame_0.png matches no frame'),
+        'segtrack_masks_of_another_size': (run_ike('--dataset', 'segtrackv2', '--dataset_root', base / 'segtrack_bad',
+                                                   '--config', good, '--out_path', out),
+                                           '00000.png is 40x24 but its frame'),
+        'youtube_objects_box_of_a_missing_frame': (run_ike('--dataset', 'youtube-objects', '--dataset_root',
+                                                           base / 'yto_bad', '--config', good, '--out_path', out),
+                                                   'belongs to frame frame0009.jpg'),
+        'dataset_video_shorter_than_a_batch': (run_ike('--dataset_root', base / 'davis_short', '--config',
+                                                       base / 'batch3.ini', '--out_path', out),
+                                               'short holds 2 frames, fewer than one network batch'),
+        # argparse's errors: one line naming the flag and the fix, for every command
+        'missing_flag': (run_ike('--frames_path', frames), '--out_path; give them'),
+        'misspelled_flag': (run_ike(*one, '--out_path', out, '--thresold', '0.3'),
+                            'unknown flag --thresold; did you mean --threshold?'),
+        'two_sources': (run_ike(*one, '--video', base / 'a_file', '--out_path', out), 'is not allowed with'),
+        'flow_unknown_method': (['extract_optical_flow.py', '--frames_path', frames, '--out_path', out, '--method',
+                                 'sift'], "--method: invalid choice: 'sift'"),
+        'graph_threads_0': (['run_graph_module.py', '--frames_path', frames, '--of_path', base / 'flow', '--out_path',
+                             out, '--threads', '0'], '--threads 0 is not valid; give 1 or more'),
+        'network_seed_not_a_number': (['main.py', '--frames_path', frames, '--pseudo_gt_path', base / 'pseudo',
+                                       '--out_path', out, '--seed', 'one'],
+                                      "--seed: invalid int value: 'one'; give a whole number"),
+        'evaluate_missing_annotations': (['evaluate.py', '--results', base / 'results'], '--annotations'),
+        'demo_cycles_0': (['demo.py', '--out_path', out, '--cycles', '0'], '--cycles 0 is not valid'),
     }
 
 
@@ -95,6 +138,8 @@ def make_inputs(base: Path):
     tiny_config(base / 'lr0.ini', [('learning_rate = 0.0001', 'learning_rate = 0')])
     tiny_config(base / 'typo.ini', [('base_channels = 4', 'base_chanels = 4')])
     tiny_config(base / 'section.ini', extra='\n[Netwrk Module]\nn_epochs = 1\n')
+    tiny_config(base / 'typo_lambda0.ini', [('base_channels = 4', 'base_chanels = 4'), ('lambda = 100', 'lambda = 0')])
+    tiny_config(base / 'wrong_section.ini', [('sigma = 4', 'sigma = 4\nbase_channels = 4')])
     (base / 'a_file').write_text('not a folder')
     for name, count in (('truncated', 5), ('short', 1)):
         (base / name).mkdir()
@@ -113,7 +158,33 @@ def make_inputs(base: Path):
         (base / folder / 'seq').symlink_to(clip / 'masks')
     (base / 'flow').mkdir()
     (base / 'pseudo').mkdir()
+    make_bad_datasets(base, clip)
     return good
+
+
+def make_bad_datasets(base: Path, clip: Path):
+    """One benchmark root of each layout whose only video has ground truth that does not fit its frames,
+    and a DAVIS root whose video is shorter than a batch of 3."""
+    frames = sorted((clip / 'frames').glob('*.jpg'))
+    masks = sorted((clip / 'masks').glob('*.png'))
+    davis = base / 'davis_bad'
+    (davis / 'JPEGImages' / '480p').mkdir(parents=True)
+    (davis / 'JPEGImages' / '480p' / 'only').symlink_to(clip / 'frames')
+    (davis / 'Annotations' / '480p').mkdir(parents=True)
+    (davis / 'Annotations' / '480p' / 'only').symlink_to(base / 'other_masks')
+    (base / 'davis_short' / 'JPEGImages' / '480p').mkdir(parents=True)
+    (base / 'davis_short' / 'JPEGImages' / '480p' / 'short').symlink_to(base / 'short')
+    segtrack = base / 'segtrack_bad'
+    (segtrack / 'JPEGImages').mkdir(parents=True)
+    (segtrack / 'JPEGImages' / 'video').symlink_to(clip / 'frames')
+    (segtrack / 'GroundTruth' / 'video').mkdir(parents=True)
+    for path in masks:  # half the frame size
+        cv2.imwrite(str(segtrack / 'GroundTruth' / 'video' / path.name), cv2.resize(cv2.imread(str(path)), (40, 24)))
+    shot = base / 'yto_bad' / 'aeroplane' / 'data' / '0001' / 'shots' / '001'
+    shot.mkdir(parents=True)
+    for number, path in enumerate(frames, start=1):
+        (shot / f'frame{number:04d}.jpg').symlink_to(path)
+    savemat(str(shot / 'frame0009.jpg_sticks.mat'), {'coor': np.array([[1.0, 1.0, 4.0, 4.0]])})
 
 
 @pytest.fixture(scope='module')
@@ -143,9 +214,7 @@ def test_bad_input_is_one_line_exit_2_and_no_work(base, case, monkeypatch, capsy
     assert 'Traceback' not in stderr, stderr
     assert status == 2, (status, stderr)
     lines = [line for line in stderr.splitlines() if line.strip()]
-    if lines[-1].startswith(f'{args[0]}: error: '):  # refused by argparse: its usage, then one error line
-        lines = lines[-1:]
-    assert len(lines) == 1 and 'error: ' in lines[0], stderr
+    assert len(lines) == 1 and lines[0].startswith('error: '), stderr
     assert expected in lines[0], lines[0]
     assert not (base / 'OUT').exists()
 
@@ -179,18 +248,71 @@ def test_a_full_or_read_only_disk_is_one_line_and_exit_2(capsys, code, words):
     assert len(lines) == 1 and words in lines[0] and '/somewhere/00003.pt' in lines[0]
 
 
-def test_a_failed_torch_save_on_a_full_disk_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
-    import torch
+@contextlib.contextmanager
+def tmpfs(folder: Path, options: str):
+    """A small tmpfs mounted on `folder` for the block (needs root: the test is skipped where mounting is
+    not allowed, and the disk errors are then only simulated, in the test above)."""
+    folder.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', str(folder)],
+                                                    capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip('cannot mount a small tmpfs here (needs root)')
+    try:
+        yield folder
+    finally:
+        subprocess.run(['umount', '-l', str(folder)], check=True)
 
-    def full_disk_save(obj, path):
-        raise RuntimeError('[enforce fail at inline_container.cc:595] . PytorchStreamWriter failed writing '
-                           'file data/0: file write failed')
-    monkeypatch.setattr(torch, 'save', full_disk_save)
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real full file system: a 2 MiB tmpfs, filled up."""
+    with tmpfs(tmp_path / 'disk', 'size=2m') as disk:
+        with open(disk / 'filler', 'wb', buffering=0) as handle:
+            with pytest.raises(OSError) as full:
+                while True:
+                    handle.write(bytes(1 << 16))
+        assert full.value.errno == errno.ENOSPC
+        yield disk
+
+
+def test_a_command_on_a_really_read_only_disk_is_one_line_and_exit_2(base, tmp_path, monkeypatch, capsys):
+    with tmpfs(tmp_path / 'disk', 'size=1m,ro') as disk:
+        for out, words in ((disk, 'is not writable'), (disk / 'flow', 'cannot be created (Read-only file system)')):
+            args = ['extract_optical_flow.py', '--frames_path', base / 'clip' / 'frames', '--out_path', out,
+                    '--method', 'dis', '--quiet']
+            status, stderr = run_script(args, monkeypatch, capsys)
+            assert status == 2 and len(stderr.strip().splitlines()) == 1 and words in stderr, stderr
+
+
+def one_line_exit_2(call, *args):
+    """The one stderr line of run_cli(call, *args), which must exit with status 2."""
     with pytest.raises(SystemExit) as exit_status:
-        run_cli(lambda: torch.save(torch.zeros(1), tmp_path / 'x.pt'))
+        run_cli(call, *args)
     assert exit_status.value.code == 2
+    return exit_status
+
+
+def test_a_command_on_a_really_full_disk_is_one_line_and_exit_2(base, full_disk, monkeypatch, capsys):
+    args = ['extract_optical_flow.py', '--frames_path', base / 'clip' / 'frames', '--out_path', full_disk / 'flow',
+            '--method', 'dis', '--quiet']
+    status, stderr = run_script(args, monkeypatch, capsys)
+    assert status == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert stderr.startswith('error: cannot write ') and 'the disk is full' in stderr and str(full_disk) in stderr
+
+
+@pytest.mark.parametrize('writer', ['torch.save', 'cv2.imwrite'])
+def test_tensors_and_images_on_a_really_full_disk_are_one_line_and_exit_2(full_disk, capsys, writer):
+    """torch.save says only 'unexpected pos ...' and cv2.imwrite returns False on a full disk."""
+    import torch
+    from ike_utils.disk import save_tensor
+    from ike_utils.images import write_image
+    target = full_disk / ('x.pt' if writer == 'torch.save' else 'x.png')
+    if writer == 'torch.save':
+        one_line_exit_2(save_tensor, torch.rand(100000), target)
+    else:
+        one_line_exit_2(write_image, target, np.random.default_rng(0).integers(0, 255, (200, 200), np.uint8))
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and 'the disk is full or read-only' in lines[0]
+    assert len(lines) == 1 and 'the disk is full' in lines[0] and 'x.' in lines[0], lines
 
 
 def test_the_references_paths_section_is_ignored_with_a_note(tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 
 from evaluation.davis import read_result
 from ike_utils.errors import InputError
+from ike_utils.frames import read_frame_bgr
 
 RESULT_SUFFIX = '.png'
 RESULT_NAMING = ('index', 'frame')  # %05d.png by position in the video (run_ike.py), or the frame's own name
@@ -60,6 +61,14 @@ def read_result_mask(path, shape, threshold: float) -> np.ndarray:
         raise InputError(f'result {path} is {mask.shape[1]}x{mask.shape[0]} but its ground truth is '
                          f'{shape[1]}x{shape[0]}; write results at the frame size')
     return mask
+
+
+def check_mask_fits(mask_path, mask_shape, frame_path) -> None:
+    """An InputError when a ground-truth mask (of `mask_shape`, height x width) is not of its frame's size."""
+    height, width = read_frame_bgr(frame_path).shape[:2]
+    if tuple(mask_shape) != (height, width):
+        raise InputError(f'ground-truth mask {mask_path} is {mask_shape[1]}x{mask_shape[0]} but its frame '
+                         f'{frame_path} is {width}x{height}; pass the ground truth of these frames')
 
 
 def _mean(values) -> float:

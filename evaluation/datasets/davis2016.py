@@ -4,9 +4,10 @@ not scored). The paper's table: J and F mean, recall and decay, averaged over th
 from pathlib import Path
 
 from evaluation.datasets.base import Sequence, select, sub_folders
-from evaluation.davis import evaluate_sequence
+from evaluation.davis import annotation_files, evaluate_sequence
 from evaluation.scores import SequenceScores, dataset_means
 from ike_utils.errors import InputError
+from ike_utils.frames import list_frames
 
 FRAMES_SUBDIR = Path('JPEGImages') / '480p'
 ANNOTATIONS_SUBDIR = Path('Annotations') / '480p'
@@ -35,6 +36,10 @@ class Davis2016:
 
     def has_ground_truth(self, sequence) -> bool:
         return self.annotation_dir(sequence).is_dir()
+
+    def check_ground_truth(self, sequence) -> None:
+        """An InputError, before any work, when the video's annotations do not fit its frames."""
+        annotation_files(self.annotation_dir(sequence), list_frames(sequence.frames_dir))
 
     def score(self, sequence, result_dir, threshold: float = 0.5, naming: str = 'index') -> SequenceScores:
         """J and F; results match annotations by name, which on DAVIS is both the frame's name and

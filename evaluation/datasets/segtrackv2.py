@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.datasets.base import IoUScores, Sequence, read_result_mask, result_file, select, sub_folders
+from evaluation.datasets.base import (IoUScores, Sequence, check_mask_fits, read_result_mask, result_file, select,
+                                     sub_folders)
 from evaluation.davis import read_annotation
 from evaluation.metrics import jaccard
 from ike_utils.errors import InputError
@@ -77,6 +78,11 @@ class SegTrackV2:
             raise InputError(f'ground-truth folder {folder} holds no masks')
         return [(index_of[stem], frames[index_of[stem]], [m[stem] for m in masks if stem in m])
                 for stem in sorted(stems, key=index_of.get)]
+
+    def check_ground_truth(self, sequence) -> None:
+        """An InputError, before any work, when the video's masks do not fit its frames (names, size)."""
+        _, frame, mask_files = self.scored_frames(sequence)[0]
+        check_mask_fits(mask_files[0], read_annotation(mask_files[0]).shape, frame)
 
     def score(self, sequence, result_dir, threshold: float = 0.5, naming: str = 'index') -> IoUScores:
         """IoU of the result against the union of the objects' masks on every scored frame."""

@@ -24,7 +24,8 @@ import numpy as np
 from scipy.io import loadmat
 from scipy.io.matlab import MatReadError
 
-from evaluation.datasets.base import IoUScores, Sequence, read_result_mask, result_file, select, sub_folders
+from evaluation.datasets.base import (IoUScores, Sequence, check_mask_fits, read_result_mask, result_file, select,
+                                     sub_folders)
 from evaluation.metrics import jaccard
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames, read_frame_bgr
@@ -121,8 +122,9 @@ class YouTubeObjects:
     def has_ground_truth(self, sequence) -> bool:
         return bool(self._box_files(sequence.frames_dir) or self._mask_files(sequence))
 
-    def score(self, sequence, result_dir, threshold: float = 0.5, naming: str = 'index') -> IoUScores:
-        """CorLoc on the box-annotated frames and mask IoU on the mask-annotated frames of one shot."""
+    def _annotated_frames(self, sequence):
+        """(frames, [(frame index, box file)], [(frame index, mask file)]) of one shot; an annotation
+        that belongs to no frame of it is an InputError."""
         frames = list_frames(sequence.frames_dir)
         index_of = {path.name: index for index, path in enumerate(frames)}
 
@@ -131,25 +133,40 @@ class YouTubeObjects:
                 raise InputError(f'{source} belongs to frame {name}, which is not in {sequence.frames_dir}')
             return index_of[name]
 
-        record = IoUScores(name=sequence.name, group=sequence.group, threshold=threshold)
-        for box_file in self._box_files(sequence.frames_dir):
-            name = box_file.name[:-len(BOX_SUFFIX)]
-            index = frame_index(name, box_file)
-            boxes = read_boxes(box_file)
-            shape = read_frame_bgr(frames[index]).shape[:2]
-            mask = read_result_mask(result_file(result_dir, frames[index], index, naming), shape, threshold)
-            predicted = box_of_mask(mask)
-            hit = predicted is not None and any(box_iou(predicted, box) > CORLOC_OVERLAP for box in boxes)
-            record.box_frames.append(Path(name).stem)
-            record.box_hits.append(bool(hit))
+        boxes = [(frame_index(box_file.name[:-len(BOX_SUFFIX)], box_file), box_file)
+                 for box_file in self._box_files(sequence.frames_dir)]
+        masks = []
         for mask_file in self._mask_files(sequence):
             if not re.fullmatch(r'\d+', mask_file.stem):
                 raise InputError(f'mask {mask_file} is not named by its frame number (00001.jpg for frame0001.jpg)')
-            name = 'frame%04d.jpg' % int(mask_file.stem)
-            index = frame_index(name, mask_file)
+            masks.append((frame_index('frame%04d.jpg' % int(mask_file.stem), mask_file), mask_file))
+        return frames, boxes, masks
+
+    def check_ground_truth(self, sequence) -> None:
+        """An InputError, before any work, when the shot's boxes or masks do not fit its frames (names,
+        a readable box file, the mask size)."""
+        frames, boxes, masks = self._annotated_frames(sequence)
+        for _, box_file in boxes:
+            read_boxes(box_file)
+        if masks:
+            index, mask_file = masks[0]
+            check_mask_fits(mask_file, _read_grey(mask_file).shape, frames[index])
+
+    def score(self, sequence, result_dir, threshold: float = 0.5, naming: str = 'index') -> IoUScores:
+        """CorLoc on the box-annotated frames and mask IoU on the mask-annotated frames of one shot."""
+        frames, boxes, masks = self._annotated_frames(sequence)
+        record = IoUScores(name=sequence.name, group=sequence.group, threshold=threshold)
+        for index, box_file in boxes:
+            shape = read_frame_bgr(frames[index]).shape[:2]
+            mask = read_result_mask(result_file(result_dir, frames[index], index, naming), shape, threshold)
+            predicted, truth_boxes = box_of_mask(mask), read_boxes(box_file)
+            hit = predicted is not None and any(box_iou(predicted, box) > CORLOC_OVERLAP for box in truth_boxes)
+            record.box_frames.append(frames[index].stem)
+            record.box_hits.append(bool(hit))
+        for index, mask_file in masks:
             truth = _read_grey(mask_file) >= MASK_FOREGROUND
             result = read_result_mask(result_file(result_dir, frames[index], index, naming), truth.shape, threshold)
-            record.frames.append(Path(name).stem)
+            record.frames.append(frames[index].stem)
             record.iou_per_frame.append(float(jaccard(truth, result)))
         return record
 
