@@ -52,6 +52,9 @@ VARIANTS = {
     '+ learning rate 1e-3, 15 epochs': ('cpu.ini', {**SMALL, 'Network Module': {
         'learning_rate': '0.001', 'n_epochs': '15', 'to_save_epochs': '15'}}),
     'ike_plus (all)': ('ike_plus.ini', {}),
+    # candidates measured on some dev videos only (README, "What we tried"); not in the preset yet
+    'ike_plus + test-time flip': ('ike_plus.ini', {'Network Module': {'test_time_flip': 'true'}}),
+    'ike_plus, 8 epochs': ('ike_plus.ini', {'Network Module': {'n_epochs': '8', 'to_save_epochs': '8'}}),
 }
 CYCLES = 3
 
