@@ -1,6 +1,7 @@
 """A newcomer's first commands: thread counts, RAFT weights checked first, project files found from
 any folder, results printed whatever --quiet, evaluate.py on run folders, reports that say what
 made them, seeded runs, and logs that read well when piped to a file."""
+import importlib.util
 import json
 import os
 import re
@@ -67,6 +68,27 @@ def test_waiting_threads_yield_before_torch_loads_and_bad_thread_count(tmp_path)
     kept = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=REPO_ROOT,
                           env=dict(ENV, OMP_WAIT_POLICY='ACTIVE'))
     assert kept.stdout.split()[0] == 'ACTIVE'
+
+
+def test_thread_benchmark_runs_both_cases_in_one_invocation_and_prints_the_readme_table(tmp_path):
+    video = make_dataset(tmp_path / 'davis', names=('alpha',)) / 'JPEGImages' / '480p' / 'alpha'
+    result = run('benchmarks/bench_threads.py', '--work', 'graph', '--modes', 'one', '--competitors', '0,1',
+                 '--frames_path', video, '--config', tiny_config(tmp_path / 'tiny.ini'), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    walls = re.findall(r'graph +one competitors \d: +([\d.]+) s wall, +[\d.]+ s CPU', result.stdout)
+    table = result.stdout.rstrip().split('\n\n')[-1].splitlines()
+    assert len(walls) == 2 and table == ['| command | threads | alone | beside 1 busy process |',
+                                         '| --- | --- | ---: | ---: |',
+                                         f'| graph pass | one | {walls[0]} | {walls[1]} |'], result.stdout
+
+
+def test_thread_benchmark_table_gives_the_median_and_every_run():
+    spec = importlib.util.spec_from_file_location('bench_threads', REPO_ROOT / 'benchmarks' / 'bench_threads.py')
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = {('demo', 'spin', 0): [30.0, 10.0, 20.04], ('demo', 'spin', 2): [float('inf'), 5.0, float('inf')]}
+    assert bench.markdown_table(results, ['demo'], ['spin'], [0, 2], timeout=300)[2] == (
+        '| demo | spin (before) | 20.0 (30.0, 10.0, 20.0) | over 300 (over 300, 5.0, over 300) |')
 
 
 # -- 2. RAFT weights are checked before any work -------------------------------------------------------
@@ -201,6 +223,17 @@ def test_twenty_videos_get_twenty_colours_and_labels_are_boxed():
     label_tile(tile, 'graph, cycle 1')
     box = tile[:20, :100].astype(int)
     assert (box.sum(axis=2) < 300).mean() > 0.5 and (tile[:20, :100] > 240).all(axis=2).any()
+
+
+def test_readme_figure_has_280_pixel_tiles_and_leaves_the_readme_picture_alone(dataset_run):
+    tracked = (REPO_ROOT / 'images' / 'dev_results.jpg').read_bytes()
+    result = run('tools/readme_figure.py', '--dataset_root', dataset_run['root'], '--run', dataset_run['out'],
+                 cwd=dataset_run['folder'])
+    assert result.returncode == 0, result.stderr
+    figure = cv2.imread(str(dataset_run['out'] / 'readme_figure.jpg'))
+    frame = cv2.imread(str(next((dataset_run['root'] / 'JPEGImages' / '480p' / 'alpha').iterdir())))
+    assert figure.shape == (round(frame.shape[0] * 280 / frame.shape[1]), 4 * 280, 3)  # one video, four tiles
+    assert (REPO_ROOT / 'images' / 'dev_results.jpg').read_bytes() == tracked
 
 
 def test_every_option_has_help(tmp_path):
