@@ -216,6 +216,30 @@ def test_seed_is_recorded_and_changes_the_network(dataset_run):
     assert not torch.equal(before, after)
 
 
+def test_seed_spread_gives_every_seed_and_the_mean_and_range(dataset_run):
+    other = dataset_run['folder'] / 'dataset_seed1'
+    result = run('run_ike.py', '--dataset_root', dataset_run['root'], '--out_path', other, '--config',
+                 dataset_run['config'], '--flow_method', 'dis', '--cycles', '2', '--device', 'cpu', '--seed', '1',
+                 '--quiet', cwd=dataset_run['folder'])
+    assert result.returncode == 0, result.stderr
+    shown = run('benchmarks/seed_spread.py', other, dataset_run['out'], cwd=dataset_run['folder'])
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    scores = [json.loads((folder / 'alpha' / 'scores.json').read_text()) for folder in (dataset_run['out'], other)]
+    stages = list(scores[0])
+    assert lines[2] == '| seed | J mean (F mean) | ' + ' | '.join(stages) + ' |'
+    for seed in (0, 1):
+        cells = [f"{scores[seed][stage]['J_mean']:.3f} ({scores[seed][stage]['F_mean']:.3f})" for stage in stages]
+        assert f'| {seed} | alpha | ' + ' | '.join(cells) + ' |' in lines
+    j_network = sorted(record['network 1']['J_mean'] for record in scores)
+    assert f'{j_network[0]:.3f}' != f'{j_network[1]:.3f}'
+    row = next(line for line in lines if line.startswith('| mean, J |')).strip(' |').split(' | ')
+    assert row[2] == f'{sum(j_network) / 2:.3f} ({j_network[0]:.3f} to {j_network[1]:.3f})'
+    assert row[1] == f"{scores[0]['graph 1']['J_mean']:.3f}"  # the first graph pass does not depend on the seed
+    same = run('benchmarks/seed_spread.py', dataset_run['out'], dataset_run['out'], cwd=dataset_run['folder'])
+    assert same.returncode == 2 and 'same seed' in same.stderr
+
+
 # -- 9. the smaller points -----------------------------------------------------------------------------
 def test_twenty_videos_get_twenty_colours_and_labels_are_boxed():
     assert len(set(sequence_colours(20))) == 20
