@@ -187,10 +187,10 @@ def test_evaluate_reads_run_folders_by_stage(dataset_run):
 def test_report_records_settings_and_scores_the_final_masks(dataset_run):
     out, root = dataset_run['out'], dataset_run['root']
     report = (out / 'report' / 'report.md').read_text()
-    assert re.search(r'config tiny\.ini \(sha256 [0-9a-f]{12}\), flow dis, 2 cycles, seed 0, threshold 0\.5, '
-                     r'code \S+', report)
+    assert re.search(r'config tiny\.ini \(sha256 [0-9a-f]{12}\), flow dis, 2 cycles, seed 0, 1 thread, '
+                     r'threshold 0\.5, code \S+', report)
     record = json.loads((out / 'alpha' / 'run.json').read_text())
-    assert record['seed'] == 0 and record['flow_method'] == 'dis' and record['code_version']
+    assert record['seed'] == 0 and record['threads'] == 1 and record['flow_method'] == 'dis' and record['code_version']
     final = evaluate_sequence(out / 'alpha' / 'final' / 'masks', root / 'Annotations' / '480p' / 'alpha')
     scores = json.loads((out / 'alpha' / 'scores.json').read_text())
     assert scores['graph 2']['J_mean'] == pytest.approx(final.J_mean)
