@@ -13,7 +13,8 @@ from ike_utils.repo import DEFAULT_RAFT_CHECKPOINT, project_path
 
 def parse_args(argv=None):
     parser = ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--frames_path', required=True, help='folder of the video frames (jpg or png, sorted by name)')
+    parser.add_argument('--frames_path', required=True,
+                        help='folder of the video frames (jpg, png, ...; natural order: 1, 2, ..., 10)')
     parser.add_argument('--out_path', required=True, help='output folder; gets fwd_of/ and bwd_of/')
     parser.add_argument('--method', default='raft', choices=['raft', 'dis', 'farneback'],
                         help='raft (as the paper; needs weights), dis or farneback (OpenCV, no weights) (default: raft)')

@@ -29,7 +29,8 @@ if __name__ == '__main__':
     parser.add_argument('--config', '--config_file', dest='config', default=str(DEFAULT_CONFIG),
                         help='settings file (default: config.ini of the repository, the paper\'s settings)')
     parser.add_argument('--seed', type=int, default=DEFAULT_SEED,
-                        help=f'initial weights and batch order; a CPU run repeats exactly (default: {DEFAULT_SEED})')
+                        help=f'initial weights and batch order; a CPU run with the same --threads repeats exactly '
+                        f'(default: {DEFAULT_SEED})')
     parser.add_argument('--overwrite', action='store_true',
                         help='train again even if out_path holds a finished run with the same inputs and settings')
     add_common_args(parser)

@@ -1,7 +1,6 @@
 """Whole commands with and without a competing job: how the thread settings hold up on a busy machine.
 
-    python benchmarks/bench_threads.py                        # demo and one graph pass, alone and beside 1 busy process
-    python benchmarks/bench_threads.py --competitors 0,1 --repeat 3
+    python benchmarks/bench_threads.py --repeat 3             # demo and one graph pass, alone and beside 1 busy process
     python benchmarks/bench_threads.py --slurm_cpus 4 --jobs 4  # 4 such jobs at once, each told it has 4 CPUs
 
 Each measurement is a fresh command (`demo.py`, or `run_graph_module.py` on blackswan's 50 frames at
@@ -13,11 +12,15 @@ settings of how threads wait:
   default  the commands' defaults now: waiting threads sleep (OMP_WAIT_POLICY=PASSIVE), threads
            from the CPUs the process may use (affinity, cgroup quota, SLURM_CPUS_PER_TASK)
   one      OMP_NUM_THREADS=1
-A competitor is a process spinning on one core (`while True: pass`) during the measurement.
-Prints one line per measurement, then a table of medians.
+A competitor is a process spinning on one core (`while True: pass`) during the measurement. Every
+measurement writes into a new folder, so none is skipped as done before. Prints one line per
+measurement (wall and CPU seconds), then a markdown table for the README: the median wall seconds
+of each case and, with --repeat, every run's in brackets.
 """
 import argparse
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,18 +47,29 @@ def mode_environment(mode: str, slurm_cpus=None) -> tuple:
     return env, []
 
 
-def command(work: str, scratch: Path, frames: Path, job: int) -> list:
-    """The command of a measurement; copy `job` of several writes into its own folder."""
+WORK_NAMES = {'graph': 'graph pass', 'demo': 'demo'}
+MODE_NAMES = {'default': 'default (yielding)', 'one': 'one', 'spin': 'spin (before)'}
+
+
+def command(work: str, out: Path, frames: Path, flow: Path, config=None) -> list:
+    """The command of a measurement, writing into `out` (a new folder, so that nothing is skipped)."""
+    settings = ['--config', str(config)] if config else []
     if work == 'demo':
-        return [PYTHON, str(ROOT / 'demo.py'), '--out_path', str(scratch / f'demo{job}'), '--device', 'cpu', '--quiet']
-    return [PYTHON, str(ROOT / 'run_graph_module.py'), '--frames_path', str(frames), '--of_path',
-            str(scratch / 'flow'), '--out_path', str(scratch / f'graph{job}'), '--device', 'cpu', '--quiet']
+        return [PYTHON, str(ROOT / 'demo.py'), '--out_path', str(out), '--device', 'cpu', '--quiet', *settings]
+    return [PYTHON, str(ROOT / 'run_graph_module.py'), '--frames_path', str(frames), '--of_path', str(flow),
+            '--out_path', str(out), '--device', 'cpu', '--quiet', *settings]
 
 
-def timed(command_lines, env, timeout: float) -> float:
-    """Seconds from the start of the commands, all at once, to the exit of the last; inf when they
-    are still running after `timeout` seconds (they are stopped)."""
-    started = time.perf_counter()
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command_lines, env, timeout: float) -> tuple:
+    """(wall seconds from the start of the commands, all at once, to the exit of the last; their
+    CPU seconds); (inf, inf) when they are still running after `timeout` seconds (they are stopped)."""
+    started, cpu = time.perf_counter(), children_cpu_seconds()
     processes = [subprocess.Popen(line, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                  for line in command_lines]
     try:
@@ -67,8 +81,28 @@ def timed(command_lines, env, timeout: float) -> float:
         for process in processes:
             process.kill()
             process.wait()
-        return float('inf')
-    return time.perf_counter() - started
+        return float('inf'), float('inf')
+    return time.perf_counter() - started, children_cpu_seconds() - cpu
+
+
+def cell(runs: list, timeout: float) -> str:
+    """One case's table entry: the median and, for several runs, every run in the order run ('over T'
+    for a run stopped after `timeout` seconds)."""
+    def seconds(value):
+        return f'over {timeout:.0f}' if value == float('inf') else f'{value:.1f}'
+    median = seconds(statistics.median(runs))
+    return median if len(runs) == 1 else f'{median} ({", ".join(seconds(value) for value in runs)})'
+
+
+def markdown_table(results: dict, works, modes, competitors, timeout: float) -> list:
+    """The README's table: a row per command and thread mode, a column per number of competitors."""
+    names = ['alone' if n == 0 else f'beside {n} busy process{"es" * (n > 1)}' for n in competitors]
+    lines = ['| command | threads | ' + ' | '.join(names) + ' |', '| --- | --- |' + ' ---: |' * len(names)]
+    for work in works:
+        for mode in modes:
+            cells = [cell(results[work, mode, n], timeout) for n in competitors]
+            lines.append(f'| {WORK_NAMES[work]} | {MODE_NAMES[mode]} | ' + ' | '.join(cells) + ' |')
+    return lines
 
 
 def main():
@@ -80,43 +114,51 @@ def main():
     parser.add_argument('--slurm_cpus', type=int, help='set SLURM_CPUS_PER_TASK for every command')
     parser.add_argument('--jobs', type=int, default=1, help='copies of each command run at once')
     parser.add_argument('--frames_path', type=Path, default=DEV / 'blackswan', help='video of the graph pass')
+    parser.add_argument('--config', type=Path,
+                        help="settings of every command (default: each command's own: config.ini, configs/demo.ini)")
     parser.add_argument('--timeout', type=float, default=600,
-                        help='seconds after which a measurement is stopped and shown as inf (default: 600)')
+                        help='seconds after which a measurement is stopped, shown as "over T" (default: 600)')
     args = parser.parse_args()
     print(f'{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} before the start')
     works, modes = args.work.split(','), args.modes.split(',')
     competitors = [int(n) for n in args.competitors.split(',')]
+    unknown = sorted(set(works) - set(WORK_NAMES)) + sorted(set(modes) - set(MODE_NAMES))
+    if unknown:
+        raise SystemExit(f'error: unknown --work or --modes entry {unknown[0]!r}; works: graph, demo; '
+                         'modes: default, one, spin')
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
+        flow = scratch / 'flow'
         if 'graph' in works:
             subprocess.run([PYTHON, str(ROOT / 'extract_optical_flow.py'), '--frames_path', str(args.frames_path),
-                            '--out_path', str(scratch / 'flow'), '--method', 'dis', '--quiet'], check=True,
+                            '--out_path', str(flow), '--method', 'dis', '--quiet'], check=True,
                            stdout=subprocess.DEVNULL)
         for repeat in range(args.repeat):
             for count in competitors:
                 for work in works:
                     for mode in modes:
                         load = os.getloadavg()[0]
+                        out = scratch / f'{work}-{mode}-{count}-{repeat}'
                         busy = [subprocess.Popen([PYTHON, '-c', 'while True: pass']) for _ in range(count)]
                         try:
                             env, extra = mode_environment(mode, args.slurm_cpus)
-                            seconds = timed([command(work, scratch, args.frames_path, job) + extra
-                                             for job in range(args.jobs)], env, args.timeout)
+                            lines = [command(work, out / f'job{job}', args.frames_path, flow, args.config) + extra
+                                     for job in range(args.jobs)]
+                            seconds, cpu = timed(lines, env, args.timeout)
                         finally:
                             for process in busy:
                                 process.kill()
                                 process.wait()
+                            shutil.rmtree(out, ignore_errors=True)
                         results.setdefault((work, mode, count), []).append(seconds)
-                        print(f'{work:>5} {mode:>7} competitors {count}: {seconds:6.1f} s  '
+                        print(f'{work:>5} {mode:>7} competitors {count}: {seconds:6.1f} s wall, {cpu:6.1f} s CPU  '
                               f'(1-minute load {load:.2f} at the start)', flush=True)
-    print('\nmedian seconds' + (f' ({args.jobs} jobs at once, SLURM_CPUS_PER_TASK={args.slurm_cpus})'
-                                if args.jobs > 1 or args.slurm_cpus else ''))
-    print('work   mode     ' + ''.join(f'{f"{n} competing":>14}' for n in competitors))
-    for work in works:
-        for mode in modes:
-            print(f'{work:<6} {mode:<8} ' + ''.join(f'{statistics.median(results[work, mode, n]):>14.1f}'
-                                                   for n in competitors))
+    print('\nwall seconds, median' + (' (every run in brackets)' if args.repeat > 1 else '')
+          + f'; over {args.timeout:.0f}: stopped at --timeout'
+          + (f'; {args.jobs} jobs at once' if args.jobs > 1 else '')
+          + (f'; SLURM_CPUS_PER_TASK={args.slurm_cpus}' if args.slurm_cpus else '') + '\n')
+    print('\n'.join(markdown_table(results, works, modes, competitors, args.timeout)))
 
 
 if __name__ == '__main__':

@@ -172,7 +172,8 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
     order; the last one is what the next graph cycle takes.
 
     With `skip_if_done`, a finished run of the same inputs, settings and seed is not redone (the
-    stage contract decides; `before_redo` runs when it is redone). `seed` makes a CPU run repeatable."""
+    stage contract decides; `before_redo` runs when it is redone). `seed` makes a CPU run with the
+    same thread count repeatable."""
     device = torch.device(device)
     settings = settings.for_device(device)
     if device.type == 'cuda':

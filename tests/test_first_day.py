@@ -1,6 +1,7 @@
 """A newcomer's first commands: thread counts, RAFT weights checked first, project files found from
 any folder, results printed whatever --quiet, evaluate.py on run folders, reports that say what
 made them, seeded runs, and logs that read well when piped to a file."""
+import importlib.util
 import json
 import os
 import re
@@ -67,6 +68,27 @@ def test_waiting_threads_yield_before_torch_loads_and_bad_thread_count(tmp_path)
     kept = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=REPO_ROOT,
                           env=dict(ENV, OMP_WAIT_POLICY='ACTIVE'))
     assert kept.stdout.split()[0] == 'ACTIVE'
+
+
+def test_thread_benchmark_runs_both_cases_in_one_invocation_and_prints_the_readme_table(tmp_path):
+    video = make_dataset(tmp_path / 'davis', names=('alpha',)) / 'JPEGImages' / '480p' / 'alpha'
+    result = run('benchmarks/bench_threads.py', '--work', 'graph', '--modes', 'one', '--competitors', '0,1',
+                 '--frames_path', video, '--config', tiny_config(tmp_path / 'tiny.ini'), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    walls = re.findall(r'graph +one competitors \d: +([\d.]+) s wall, +[\d.]+ s CPU', result.stdout)
+    table = result.stdout.rstrip().split('\n\n')[-1].splitlines()
+    assert len(walls) == 2 and table == ['| command | threads | alone | beside 1 busy process |',
+                                         '| --- | --- | ---: | ---: |',
+                                         f'| graph pass | one | {walls[0]} | {walls[1]} |'], result.stdout
+
+
+def test_thread_benchmark_table_gives_the_median_and_every_run():
+    spec = importlib.util.spec_from_file_location('bench_threads', REPO_ROOT / 'benchmarks' / 'bench_threads.py')
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = {('demo', 'spin', 0): [30.0, 10.0, 20.04], ('demo', 'spin', 2): [float('inf'), 5.0, float('inf')]}
+    assert bench.markdown_table(results, ['demo'], ['spin'], [0, 2], timeout=300)[2] == (
+        '| demo | spin (before) | 20.0 (30.0, 10.0, 20.0) | over 300 (over 300, 5.0, over 300) |')
 
 
 # -- 2. RAFT weights are checked before any work -------------------------------------------------------
@@ -165,10 +187,10 @@ def test_evaluate_reads_run_folders_by_stage(dataset_run):
 def test_report_records_settings_and_scores_the_final_masks(dataset_run):
     out, root = dataset_run['out'], dataset_run['root']
     report = (out / 'report' / 'report.md').read_text()
-    assert re.search(r'config tiny\.ini \(sha256 [0-9a-f]{12}\), flow dis, 2 cycles, seed 0, threshold 0\.5, '
-                     r'code \S+', report)
+    assert re.search(r'config tiny\.ini \(sha256 [0-9a-f]{12}\), flow dis, 2 cycles, seed 0, 1 thread, '
+                     r'threshold 0\.5, code \S+', report)
     record = json.loads((out / 'alpha' / 'run.json').read_text())
-    assert record['seed'] == 0 and record['flow_method'] == 'dis' and record['code_version']
+    assert record['seed'] == 0 and record['threads'] == 1 and record['flow_method'] == 'dis' and record['code_version']
     final = evaluate_sequence(out / 'alpha' / 'final' / 'masks', root / 'Annotations' / '480p' / 'alpha')
     scores = json.loads((out / 'alpha' / 'scores.json').read_text())
     assert scores['graph 2']['J_mean'] == pytest.approx(final.J_mean)
@@ -194,6 +216,30 @@ def test_seed_is_recorded_and_changes_the_network(dataset_run):
     assert not torch.equal(before, after)
 
 
+def test_seed_spread_gives_every_seed_and_the_mean_and_range(dataset_run):
+    other = dataset_run['folder'] / 'dataset_seed1'
+    result = run('run_ike.py', '--dataset_root', dataset_run['root'], '--out_path', other, '--config',
+                 dataset_run['config'], '--flow_method', 'dis', '--cycles', '2', '--device', 'cpu', '--seed', '1',
+                 '--quiet', cwd=dataset_run['folder'])
+    assert result.returncode == 0, result.stderr
+    shown = run('benchmarks/seed_spread.py', other, dataset_run['out'], cwd=dataset_run['folder'])
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    scores = [json.loads((folder / 'alpha' / 'scores.json').read_text()) for folder in (dataset_run['out'], other)]
+    stages = list(scores[0])
+    assert lines[2] == '| seed | J mean (F mean) | ' + ' | '.join(stages) + ' |'
+    for seed in (0, 1):
+        cells = [f"{scores[seed][stage]['J_mean']:.3f} ({scores[seed][stage]['F_mean']:.3f})" for stage in stages]
+        assert f'| {seed} | alpha | ' + ' | '.join(cells) + ' |' in lines
+    j_network = sorted(record['network 1']['J_mean'] for record in scores)
+    assert f'{j_network[0]:.3f}' != f'{j_network[1]:.3f}'
+    row = next(line for line in lines if line.startswith('| mean, J |')).strip(' |').split(' | ')
+    assert row[2] == f'{sum(j_network) / 2:.3f} ({j_network[0]:.3f} to {j_network[1]:.3f})'
+    assert row[1] == f"{scores[0]['graph 1']['J_mean']:.3f}"  # the first graph pass does not depend on the seed
+    same = run('benchmarks/seed_spread.py', dataset_run['out'], dataset_run['out'], cwd=dataset_run['folder'])
+    assert same.returncode == 2 and 'same seed' in same.stderr
+
+
 # -- 9. the smaller points -----------------------------------------------------------------------------
 def test_twenty_videos_get_twenty_colours_and_labels_are_boxed():
     assert len(set(sequence_colours(20))) == 20
@@ -201,6 +247,17 @@ def test_twenty_videos_get_twenty_colours_and_labels_are_boxed():
     label_tile(tile, 'graph, cycle 1')
     box = tile[:20, :100].astype(int)
     assert (box.sum(axis=2) < 300).mean() > 0.5 and (tile[:20, :100] > 240).all(axis=2).any()
+
+
+def test_readme_figure_has_280_pixel_tiles_and_leaves_the_readme_picture_alone(dataset_run):
+    tracked = (REPO_ROOT / 'images' / 'dev_results.jpg').read_bytes()
+    result = run('tools/readme_figure.py', '--dataset_root', dataset_run['root'], '--run', dataset_run['out'],
+                 cwd=dataset_run['folder'])
+    assert result.returncode == 0, result.stderr
+    figure = cv2.imread(str(dataset_run['out'] / 'readme_figure.jpg'))
+    frame = cv2.imread(str(next((dataset_run['root'] / 'JPEGImages' / '480p' / 'alpha').iterdir())))
+    assert figure.shape == (round(frame.shape[0] * 280 / frame.shape[1]), 4 * 280, 3)  # one video, four tiles
+    assert (REPO_ROOT / 'images' / 'dev_results.jpg').read_bytes() == tracked
 
 
 def test_every_option_has_help(tmp_path):
