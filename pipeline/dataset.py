@@ -119,8 +119,9 @@ def write_dataset_report(benchmark, out_root):
     videos, records = {}, {}
     for name, (run, sequence) in _video_runs(benchmark, out_root).items():
         if (run / FINAL_MASKS).is_dir():
-            truth = benchmark.annotation_dir(sequence) if hasattr(benchmark, 'annotation_dir') else None
-            videos[name] = (sequence.frames_dir, run / FINAL_MASKS, truth if truth and truth.is_dir() else None)
+            truth = benchmark.annotation_dir(sequence)
+            truth = truth if truth and truth.is_dir() else None
+            videos[name] = (sequence.frames_dir, run / FINAL_MASKS, truth)
             records[name] = read_run_record(run)
     scores_by_stage = dataset_scores(benchmark, out_root)
     if not scores_by_stage and not videos:

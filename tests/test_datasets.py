@@ -16,7 +16,7 @@ from evaluation.datasets import open_benchmark
 from evaluation.datasets.base import IoUScores
 from evaluation.datasets.davis2016 import Davis2016
 from evaluation.datasets.evaluate import evaluate_results
-from evaluation.datasets.youtube_objects import box_iou, box_of_mask
+from evaluation.datasets.corloc import box_iou, box_of_mask
 from evaluation.scores import SequenceScores
 from ike_utils.errors import InputError
 from pipeline.dataset import write_dataset_report
