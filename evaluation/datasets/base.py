@@ -5,7 +5,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -18,11 +18,13 @@ RESULT_NAMING = ('index', 'frame')  # %05d.png by position in the video (run_ike
 
 @dataclass(frozen=True)
 class Sequence:
-    """One video of a benchmark: its name (also its output folder), its frames folder, and its group
-    (the object class for YouTube-Objects, else the name)."""
+    """One video of a benchmark: its name (also its output folder), its frames folder, its group
+    (the object class for YouTube-Objects, else the name), and, for a video that is a span of a
+    larger folder (a YouTube-Objects v2.2 shot), its frame files in order."""
     name: str
     frames_dir: Path
     group: str = ''
+    frames: Tuple[Path, ...] = ()
 
 
 class Benchmark:

@@ -60,8 +60,10 @@ class YouTubeObjects(Benchmark):
         super().__init__(root)
         self.classes = [c for c in CLASSES if (self.root / c / 'data').is_dir()]
         if not self.classes:
+            looks_v22 = (self.root / 'Ranges').is_dir()
+            hint = ' (it looks like v2.2: use --dataset youtube-objects-v2.2)' if looks_v22 else ''
             raise InputError(f'dataset root {root} holds none of the 10 class folders ({", ".join(CLASSES)}) '
-                             f'with <class>/data/<video>/shots/<shot>/; pass a YouTube-Objects v1.0 root')
+                             f'with <class>/data/<video>/shots/<shot>/; pass a YouTube-Objects v1.0 root{hint}')
         self.masks_root = next((p for p in (self.root / MASKS_DIR, self.root.parent / MASKS_DIR) if p.is_dir()), None)
 
     def _mask_dir(self, sequence) -> Path:
