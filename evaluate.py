@@ -5,6 +5,7 @@
         [--threshold 0.5] [--csv scores.csv] [--json scores.json] [--quiet]
     python evaluate.py --dataset segtrackv2 --results R --annotations SegTrackv2/GroundTruth
     python evaluate.py --dataset youtube-objects --results R --annotations YouTube-Objects
+    python evaluate.py --dataset youtube-objects-v2.2 --results R --annotations YouTube-Objects-v2.2
 
 RUN is what run_ike.py wrote (--out_path): a dataset run, or one video's run (on DAVIS, scored
 against that video's ground-truth folder or the annotations root).
@@ -29,14 +30,15 @@ def parse_args(argv=None):
                              'masks per sequence (%%05d.png, binary 0/255 or grey soft maps)')
     parser.add_argument('--annotations', required=True,
                         help='the ground truth: DAVIS Annotations/480p; SegTrack-v2 GroundTruth (or its root); '
-                             'the YouTube-Objects root (boxes beside the frames, youtube_masks/ in or beside it)')
+                             'the YouTube-Objects v1.0 root (boxes beside the frames, youtube_masks/ in or beside it); '
+                             'the YouTube-Objects v2.2 root (with Ranges/ and GroundTruth/)')
     parser.add_argument('--stage', default='final',
                         help='which masks of a run_ike.py folder: final (the delivered masks), graph1, network1, '
                              'graph2, ... (default: final)')
     parser.add_argument('--dataset', default=DEFAULT_BENCHMARK, choices=list(BENCHMARKS),
                         help='the benchmark and its protocol (default: davis2016)')
     parser.add_argument('--results_named', default='index', choices=RESULT_NAMING,
-                        help='segtrackv2, youtube-objects: result masks named %%05d.png by frame index '
+                        help='segtrackv2, youtube-objects(-v2.2): result masks named %%05d.png by frame index '
                              '(as run_ike.py writes; default) or like the frame files (bmx_06668.png)')
     parser.add_argument('--sequences', default='',
                         help='comma-separated sequence names (default: every sequence folder of --results)')

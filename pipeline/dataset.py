@@ -1,6 +1,7 @@
-"""IKE on a benchmark dataset (DAVIS-2016, SegTrack-v2, YouTube-Objects): many videos, optionally
+"""IKE on a benchmark dataset (DAVIS-2016, SegTrack-v2, YouTube-Objects v1.0 and v2.2): many videos, optionally
 split over cluster tasks or processes. The layouts live in evaluation/datasets/."""
 import multiprocessing
+import os
 import traceback
 from pathlib import Path
 
@@ -8,12 +9,13 @@ from evaluation.datasets import open_benchmark
 from evaluation.datasets.tables import to_markdown, write_csv_table
 from evaluation.report import write_report
 from evaluation.scores import SequenceScores
-from ike_utils.atomic import atomic_file
+from ike_utils.atomic import atomic_dir, atomic_file
 from ike_utils.errors import InputError
 from ike_utils.progress import progress_bar, say
 from pipeline.layout import FINAL_MASKS
 
 TABLE_NAME = 'table'  # report/table.md and report/table.csv: the benchmark's table in the paper's form
+SPAN_FRAMES = 'frames'  # OUT/<video>/frames/: links to the frames of a video that is a span of a larger folder
 
 
 def parse_shard(spec: str):
@@ -32,6 +34,25 @@ def shard(names, index: int, count: int) -> list:
     return list(names)[index - 1::count]
 
 
+def frames_folder(sequence, run_dir) -> Path:
+    """The frames folder of a video: its own folder, or, for a span of a larger folder (a
+    YouTube-Objects v2.2 shot), run_dir/frames/ with a link to each of its frames (made once)."""
+    if not sequence.frames:
+        return sequence.frames_dir
+    folder = Path(run_dir) / SPAN_FRAMES
+    targets = {frame.name: os.path.abspath(frame) for frame in sequence.frames}
+    if folder.is_dir() and {p.name: os.readlink(p) for p in folder.iterdir() if p.is_symlink()} == targets:
+        return folder
+    missing = next((frame for frame in sequence.frames if not frame.is_file()), None)
+    if missing is not None:
+        raise InputError(f'frame {missing} of video {sequence.name} does not exist; the release lacks a frame '
+                         f'that its shot ranges name: extract it again')
+    with atomic_dir(folder) as tmp:
+        for name, target in targets.items():
+            os.symlink(target, tmp / name)
+    return folder
+
+
 def _run_one(job):
     """Run one video (in a worker process); returns (name, error message or None)."""
     benchmark_name, root, sequence, out_root, config_path, options, device, threads, quiet, bars = job
@@ -47,7 +68,8 @@ def _run_one(job):
     try:
         config = load_config(config_path)
         out_path = Path(out_root) / name
-        result = run_video(sequence.frames_dir, out_path, config, options, torch.device(device), quiet=quiet)
+        result = run_video(frames_folder(sequence, out_path), out_path, config, options, torch.device(device),
+                           quiet=quiet)
         benchmark = open_benchmark(benchmark_name, root)
         if benchmark.has_ground_truth(sequence):
             score_run(out_path, result['stages'], result['final'],
@@ -119,8 +141,9 @@ def write_dataset_report(benchmark, out_root):
     videos, records = {}, {}
     for name, (run, sequence) in _video_runs(benchmark, out_root).items():
         if (run / FINAL_MASKS).is_dir():
-            truth = benchmark.annotation_dir(sequence) if hasattr(benchmark, 'annotation_dir') else None
-            videos[name] = (sequence.frames_dir, run / FINAL_MASKS, truth if truth and truth.is_dir() else None)
+            truth = benchmark.annotation_dir(sequence)
+            truth = truth if truth and truth.is_dir() else None
+            videos[name] = (frames_folder(sequence, run), run / FINAL_MASKS, truth)
             records[name] = read_run_record(run)
     scores_by_stage = dataset_scores(benchmark, out_root)
     if not scores_by_stage and not videos:

@@ -104,7 +104,8 @@ def check_sequences(benchmark, sequences, config, options) -> None:
     before any work: an InputError names the first video that does not fit."""
     from pipeline.video import check_video
     for sequence in sequences:
-        check_video(list_frames(sequence.frames_dir, min_count=2), config, options)
+        frames = list(sequence.frames) or list_frames(sequence.frames_dir, min_count=2)  # a shot: its span
+        check_video(frames, config, options)
         if benchmark.has_ground_truth(sequence):
             benchmark.check_ground_truth(sequence)
 

@@ -13,13 +13,14 @@ import pytest
 from scipy.io import savemat
 
 from evaluation.datasets import open_benchmark
-from evaluation.datasets.base import IoUScores
+from evaluation.datasets.base import IoUScores, Sequence
 from evaluation.datasets.davis2016 import Davis2016
 from evaluation.datasets.evaluate import evaluate_results
-from evaluation.datasets.youtube_objects import box_iou, box_of_mask
+from evaluation.datasets.youtube_objects_v22 import YouTubeObjectsV22
+from evaluation.datasets.corloc import box_iou, box_of_mask
 from evaluation.scores import SequenceScores
 from ike_utils.errors import InputError
-from pipeline.dataset import write_dataset_report
+from pipeline.dataset import frames_folder, write_dataset_report
 
 REPO = Path(__file__).resolve().parents[1]
 H, W = 4, 6
@@ -195,6 +196,130 @@ def test_youtube_objects_layout_errors(tmp_path):
     benchmark = open_benchmark('youtube-objects', tmp_path / 'yto')
     with pytest.raises(InputError, match='frame0002.jpg_sticks.mat'):
         benchmark.score(benchmark.sequences(['aeroplane_0001_001'])[0], results / 'aeroplane_0001_001')
+
+
+def v22_box_set(path, variable, entries):
+    """A bb_gt*_<class>.mat file as released: a 1 x N struct of (frame id, K x 4 boxes)."""
+    data = np.empty((1, len(entries)), dtype=[('id', object), ('bb', object)])
+    for k, (frame_id, boxes) in enumerate(entries):
+        data[0, k] = (frame_id, np.asarray(boxes, np.float64).reshape(-1, 4))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    savemat(str(path), {variable: data})
+
+
+def v22_ranges(path, shots):
+    """Ranges/ranges_<class>.mat: one column (first frame, last frame, video) per shot."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    savemat(str(path), {'ranges': np.asarray(shots, np.float64).T})
+
+
+def youtube_objects_v22(root):
+    """aeroplane: frames 1-8 in shots 1-3 (video 1), 4-6 and 7-8 (video 2), boxes on frames 2
+    (training), 4, 5 and 6 (test); cat: shots 1-4 and 4-6 (touching at frame 4), boxes on frames 1
+    (training), 3 and 4 (test). Results by index within the shot; returns the results root."""
+    size = (10, 10)
+    for cls, count in (('aeroplane', 8), ('cat', 6)):
+        for number in range(1, count + 1):
+            write(root / cls / f'{number:08d}.jpg', np.full((*size, 3), 90, np.uint8))
+    v22_ranges(root / 'Ranges' / 'ranges_aeroplane.mat', [(1, 3, 1), (4, 6, 2), (7, 8, 2)])
+    v22_ranges(root / 'Ranges' / 'ranges_cat.mat', [(1, 4, 5), (4, 6, 5)])
+    truth = root / 'GroundTruth'
+    v22_box_set(truth / 'aeroplane' / 'bb_gtTraining_aeroplane.mat', 'bb_gtTraining',
+                [('aeroplane00000002', [(3, 3, 6, 6)])])
+    v22_box_set(truth / 'aeroplane' / 'bb_gtTest_aeroplane.mat', 'bb_gtTest',
+                [('aeroplane00000004', [(1, 1, 4, 4)]), ('aeroplane00000005', [(1, 1, 10, 10)]),
+                 ('aeroplane00000006', [(1, 1, 2, 2), (10, 10, 5, 5)])])  # corners in either order
+    v22_box_set(truth / 'cat' / 'bb_gtTraining_cat.mat', 'bb_gtTraining', [('cat00000001', [(7, 7, 10, 10)])])
+    v22_box_set(truth / 'cat' / 'bb_gtTest_cat.mat', 'bb_gtTest',
+                [('cat00000003', [(1, 1, 4, 4)]), ('cat00000004', [(1, 1, 4, 4)])])
+    empty = block((0, 0), (0, 0), size)
+    results = {
+        # frame 2: the box (3,3,6,6) exactly
+        'aeroplane_0001_0001': [empty, block((2, 6), (2, 6), size), empty],
+        # frame 4: empty; frame 5: (1,1,2,2) in a full-frame box (4/100); frame 6: (5,5,9,9) vs (5,5,10,10)
+        'aeroplane_0002_0002': [empty, block((0, 2), (0, 2), size), block((4, 9), (4, 9), size)],
+        # frame 1: (7,7,10,10) exactly; frame 3: (1,1,2,2) in (1,1,4,4) (4/16); frame 4: (1,1,4,4) exactly
+        'cat_0005_0001': [block((6, 10), (6, 10), size), empty, block((0, 2), (0, 2), size),
+                          block((0, 4), (0, 4), size)],
+    }
+    for name, masks in results.items():
+        for index, mask in enumerate(masks):
+            write(root / 'results' / name / f'{index:05d}.png', mask)
+    return root / 'results'
+
+
+def test_youtube_objects_v22_corloc_per_class_on_shots_of_the_class_folders(tmp_path):
+    results = youtube_objects_v22(tmp_path / 'yto2')
+    benchmark = open_benchmark('youtube-objects-v2.2', tmp_path / 'yto2')
+    sequences = benchmark.sequences()
+    # shots without a box are no videos; cat's frame 4 lies in both of its shots and counts in the first
+    assert [(s.name, s.group) for s in sequences] == [('aeroplane_0001_0001', 'aeroplane'),
+                                                      ('aeroplane_0002_0002', 'aeroplane'), ('cat_0005_0001', 'cat')]
+    assert [f.name for f in sequences[1].frames] == ['00000004.jpg', '00000005.jpg', '00000006.jpg']
+    first, second, cat = evaluate_results(benchmark, results)
+    assert first.box_frames == ['00000002'] and first.box_hits == [True]
+    assert second.box_frames == ['00000004', '00000005', '00000006'] and second.box_hits == [False, False, True]
+    assert cat.box_frames == ['00000001', '00000003', '00000004'] and cat.box_hits == [True, False, True]
+    assert first.frames == [] and math.isnan(first.iou)  # v2.2 has boxes only
+    header, rows = benchmark.paper_table({'graph 1': [first, second, cat]})
+    assert header == ['class', 'graph 1 IoU', 'graph 1 CorLoc']
+    assert rows[0][0] == 'aeroplane' and rows[0][2] == pytest.approx(2 / 4)
+    assert rows[1][0] == 'cat' and rows[1][2] == pytest.approx(2 / 3)
+    assert rows[2][0] == 'mean' and math.isnan(rows[2][1]) and rows[2][2] == pytest.approx(7 / 12)
+    # results named like the frames (00000004.png) score the same
+    named = tmp_path / 'named' / 'aeroplane_0002_0002'
+    for index, frame in enumerate(sequences[1].frames):
+        write(named / f'{frame.stem}.png', cv2.imread(str(results / 'aeroplane_0002_0002' / f'{index:05d}.png')))
+    again, = evaluate_results(benchmark, tmp_path / 'named', naming='frame')
+    assert again.box_hits == second.box_hits
+
+
+def test_youtube_objects_v22_evaluate_command_writes_corloc_per_class(tmp_path):
+    results = youtube_objects_v22(tmp_path / 'yto2')
+    out = subprocess.run([sys.executable, str(REPO / 'evaluate.py'), '--dataset', 'youtube-objects-v2.2', '--results',
+                          str(results), '--annotations', str(tmp_path / 'yto2'), '--csv', str(tmp_path / 'table.csv'),
+                          '--quiet'], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.reader(open(tmp_path / 'table.csv')))
+    assert rows[0] == ['class', 'results IoU', 'results CorLoc']
+    assert {row[0]: float(row[2]) for row in rows[1:]} == pytest.approx({'aeroplane': 0.5, 'cat': 2 / 3, 'mean': 7 / 12})
+
+
+def test_youtube_objects_v22_layout_errors(tmp_path):
+    youtube_objects(tmp_path / 'v1')
+    with pytest.raises(InputError, match='looks like v1.0: use --dataset youtube-objects'):
+        open_benchmark('youtube-objects-v2.2', tmp_path / 'v1')
+    youtube_objects_v22(tmp_path / 'v2')
+    with pytest.raises(InputError, match='looks like v2.2: use --dataset youtube-objects-v2.2'):
+        open_benchmark('youtube-objects', tmp_path / 'v2')
+    v22_box_set(tmp_path / 'v2' / 'GroundTruth' / 'cat' / 'bb_gtTest_cat.mat', 'bb_gtTest',
+                [('cat00000009', [(1, 1, 4, 4)])])
+    with pytest.raises(InputError, match='cat frame 9 .* lie in no shot of Ranges/ranges_cat.mat'):
+        YouTubeObjectsV22(tmp_path / 'v2').sequences()
+    v22_box_set(tmp_path / 'v2' / 'GroundTruth' / 'cat' / 'bb_gtTest_cat.mat', 'bb_gtTest', [('dog00000003', [1, 2, 3, 4])])
+    with pytest.raises(InputError, match="names frame 'dog00000003'"):
+        YouTubeObjectsV22(tmp_path / 'v2').sequences()
+    (tmp_path / 'v2' / 'GroundTruth' / 'cat' / 'bb_gtTest_cat.mat').write_text('junk')
+    with pytest.raises(InputError, match='bb_gtTest_cat.mat is not a YouTube-Objects v2.2 .mat'):
+        YouTubeObjectsV22(tmp_path / 'v2').sequences()
+
+
+def test_a_shot_gets_a_frames_folder_of_links_made_once(tmp_path):
+    youtube_objects_v22(tmp_path / 'yto2')
+    shot = open_benchmark('youtube-objects-v2.2', tmp_path / 'yto2').sequences(['aeroplane_0002_0002'])[0]
+    folder = frames_folder(shot, tmp_path / 'run')
+    assert folder == tmp_path / 'run' / 'frames'
+    assert sorted(p.name for p in folder.iterdir()) == ['00000004.jpg', '00000005.jpg', '00000006.jpg']
+    assert all(p.is_symlink() and p.resolve() == (tmp_path / 'yto2' / 'aeroplane' / p.name).resolve()
+               for p in folder.iterdir())
+    stamp = folder.stat().st_mtime_ns
+    assert frames_folder(shot, tmp_path / 'run') == folder and folder.stat().st_mtime_ns == stamp  # kept
+    (tmp_path / 'yto2' / 'aeroplane' / '00000005.jpg').unlink()
+    (folder / '00000005.jpg').unlink()
+    with pytest.raises(InputError, match='00000005.jpg of video aeroplane_0002_0002 does not exist'):
+        frames_folder(shot, tmp_path / 'run')
+    davis = Sequence('alpha', tmp_path / 'alpha', 'alpha')
+    assert frames_folder(davis, tmp_path / 'run2') == tmp_path / 'alpha' and not (tmp_path / 'run2').exists()
 
 
 def test_davis_layout_lists_its_videos(tmp_path):

@@ -208,6 +208,44 @@ def test_segtrack_dataset_with_two_objects_writes_the_paper_table(tmp_path):
     assert '## SegTrack-v2' in report and '| pair |' in report
 
 
+def test_youtube_objects_v22_dataset_runs_each_shot_of_a_class_folder(tmp_path):
+    """A YouTube-Objects v2.2 release: one class folder holds two shots (frames 1-2 and 3-8); the
+    boxed shot runs from OUT/<video>/frames/ (links to its frames), its two box-annotated frames are
+    scored at every stage, and report/table.csv holds CorLoc per class."""
+    from scipy.io import savemat
+    from evaluation.datasets.corloc import box_of_mask
+    video = clip(tmp_path / 'tmp', n_frames=6)
+    root = tmp_path / 'YTO2'
+    (root / 'car').mkdir(parents=True)
+    frames = sorted((video / 'frames').iterdir())
+    for number, frame in enumerate([frames[0], frames[0], *frames], 1):
+        shutil.copy(frame, root / 'car' / f'{number:08d}.jpg')
+    (root / 'Ranges').mkdir()
+    savemat(str(root / 'Ranges' / 'ranges_car.mat'), {'ranges': np.array([[1, 3], [2, 8], [1, 1]], np.float64)})
+    boxes = np.empty((1, 2), dtype=[('id', object), ('bb', object)])
+    for k, index in enumerate((1, 4)):
+        mask = cv2.imread(str(video / 'masks' / f'{index:05d}.png'), cv2.IMREAD_GRAYSCALE) > 0
+        boxes[0, k] = (f'car{index + 3:08d}', np.array([box_of_mask(mask)], np.float64))
+    (root / 'GroundTruth' / 'car').mkdir(parents=True)
+    savemat(str(root / 'GroundTruth' / 'car' / 'bb_gtTest_car.mat'), {'bb_gtTest': boxes})
+    savemat(str(root / 'GroundTruth' / 'car' / 'bb_gtTraining_car.mat'), {'bb_gtTraining': boxes[:, :0]})
+    names = run_many_videos(root, tmp_path / 'out', tiny_config(tmp_path / 'tiny.ini'), OPTIONS, device='cpu',
+                            quiet=True, dataset='youtube-objects-v2.2')
+    assert names == ['car_0001_0002']
+    run = tmp_path / 'out' / 'car_0001_0002'
+    assert sorted(p.name for p in (run / 'frames').iterdir()) == [f'{n:08d}.jpg' for n in range(3, 9)]
+    assert len(list((run / 'final' / 'masks').glob('*.png'))) == 6
+    scores = json.loads((run / 'scores.json').read_text())
+    assert list(scores) == ['graph 1', 'network 1', 'graph 2']
+    assert scores['graph 2']['box_frames'] == ['00000004', '00000007']
+    assert scores['graph 2']['box_hits'] == [True, True]  # the moving object is found and boxed
+    rows = [line.split(',') for line in (tmp_path / 'out' / 'report' / 'table.csv').read_text().splitlines()]
+    assert rows[0] == ['class', 'graph 1 IoU', 'graph 1 CorLoc', 'network 1 IoU', 'network 1 CorLoc',
+                       'graph 2 IoU', 'graph 2 CorLoc']
+    assert rows[1][0] == 'car' and float(rows[1][6]) == pytest.approx(np.mean(scores['graph 2']['box_hits']))
+    assert '## YouTube-Objects v2.2' in (tmp_path / 'out' / 'report' / 'report.md').read_text()
+
+
 def test_shards_split_the_videos_between_tasks():
     names = [f'v{i}' for i in range(7)]
     parts = [shard(names, i, 3) for i in (1, 2, 3)]

@@ -3,8 +3,9 @@ truth, which frames are scored, and the paper's table. `open_benchmark(name, roo
 from evaluation.datasets.davis2016 import Davis2016
 from evaluation.datasets.segtrackv2 import SegTrackV2
 from evaluation.datasets.youtube_objects import YouTubeObjects
+from evaluation.datasets.youtube_objects_v22 import YouTubeObjectsV22
 
-BENCHMARKS = {benchmark.key: benchmark for benchmark in (Davis2016, SegTrackV2, YouTubeObjects)}
+BENCHMARKS = {benchmark.key: benchmark for benchmark in (Davis2016, SegTrackV2, YouTubeObjects, YouTubeObjectsV22)}
 DEFAULT_BENCHMARK = Davis2016.key
 
 

@@ -1,10 +1,11 @@
-"""What every benchmark module shares: a video of a benchmark, picking videos by name, finding the
-result mask of a frame, and the per-frame IoU record of the IoU benchmarks (SegTrack-v2, YouTube-Objects)."""
+"""What every benchmark module shares: the Benchmark interface, a video of a benchmark, checking a
+release's root, listing and picking videos, finding and reading the result mask of a frame, and the
+per-frame IoU record of the IoU benchmarks (SegTrack-v2, YouTube-Objects)."""
 import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -18,16 +19,54 @@ RESULT_NAMING = ('index', 'frame')  # %05d.png by position in the video (run_ike
 
 @dataclass(frozen=True)
 class Sequence:
-    """One video of a benchmark: its name (also its output folder), its frames folder, and its group
-    (the object class for YouTube-Objects, else the name)."""
+    """One video of a benchmark: its name (also its output folder), its frames folder, its group
+    (the object class for YouTube-Objects, else the name), and, for a video that is a span of a
+    larger folder (a YouTube-Objects v2.2 shot), its frame files in order."""
     name: str
     frames_dir: Path
     group: str = ''
+    frames: Tuple[Path, ...] = ()
+
+
+class Benchmark:
+    """A benchmark as released at `root`. Each one has `sequences(names)`, its videos (all when
+    `names` is empty); `has_ground_truth(sequence)`; `score(sequence, result_dir, threshold, naming)`,
+    one video's results scored with its protocol (a `record_type`); and `paper_table({stage:
+    [records]})`, (header, rows) of the paper's table."""
+    key = ''
+    title = ''
+    record_type = None
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def check_ground_truth(self, sequence) -> None:
+        """An InputError, before any work, when the video's ground truth does not fit its frames."""
+        raise NotImplementedError
+
+    def annotation_dir(self, sequence) -> Optional[Path]:
+        """The folder of ground-truth masks named like the results (for contact sheets), if any."""
+        return None
+
+
+def require_folder(root, sub, layout: str) -> None:
+    """An InputError unless root/sub is a folder; `layout` says what a right root holds."""
+    if not (Path(root) / sub).is_dir():
+        raise InputError(f'dataset root {root} has no {sub} folder; pass a {layout}')
 
 
 def sub_folders(folder) -> list:
     """Names of the visible sub-folders of `folder`, sorted."""
     return sorted(p.name for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith('.'))
+
+
+def video_folders(folder, layout: str) -> list:
+    """A Sequence for each video folder of `folder` (named and grouped by the folder's name)."""
+    folder = Path(folder)
+    available = [Sequence(name, folder / name, name) for name in sub_folders(folder)]
+    if not available:
+        raise InputError(f'{folder} holds no video folders; pass a {layout}')
+    return available
 
 
 def select(sequences, names, where: str) -> list:
@@ -71,8 +110,19 @@ def check_mask_fits(mask_path, mask_shape, frame_path) -> None:
                          f'{frame_path} is {width}x{height}; pass the ground truth of these frames')
 
 
-def _mean(values) -> float:
+def read_frame_result(result_dir, frame_file, index: int, naming: str, shape, threshold: float) -> np.ndarray:
+    """The result mask of the frame at `index` of a video (found as `result_file`, read as `read_result_mask`)."""
+    return read_result_mask(result_file(result_dir, frame_file, index, naming), shape, threshold)
+
+
+def mean(values) -> float:
+    """The mean of `values`, NaN when there are none."""
     return float(np.mean(values)) if len(values) else math.nan
+
+
+def nanmean(values) -> float:
+    """The mean of the values that are not NaN, NaN when none is left."""
+    return mean([v for v in values if not math.isnan(v)])
 
 
 @dataclass
@@ -90,12 +140,12 @@ class IoUScores:
     @property
     def iou(self) -> float:
         """Mean IoU over the frames with a mask (NaN when there are none)."""
-        return _mean(self.iou_per_frame)
+        return mean(self.iou_per_frame)
 
     @property
     def corloc(self) -> float:
         """Share of the box-annotated frames localised correctly (NaN when there are none)."""
-        return _mean([float(hit) for hit in self.box_hits])
+        return mean([float(hit) for hit in self.box_hits])
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

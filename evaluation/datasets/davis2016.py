@@ -3,33 +3,28 @@ Annotations/480p/<video>/00000.png, ...; J and F as in evaluation/davis.py (firs
 not scored). The paper's table: J and F mean, recall and decay, averaged over the videos."""
 from pathlib import Path
 
-from evaluation.datasets.base import Sequence, select, sub_folders
+from evaluation.datasets.base import Benchmark, require_folder, select, video_folders
 from evaluation.davis import annotation_files, evaluate_sequence
 from evaluation.scores import SequenceScores, dataset_means
-from ike_utils.errors import InputError
 from ike_utils.frames import list_frames
 
 FRAMES_SUBDIR = Path('JPEGImages') / '480p'
 ANNOTATIONS_SUBDIR = Path('Annotations') / '480p'
+LAYOUT = 'DAVIS-layout root (JPEGImages/480p/<video>/00000.jpg, ...)'
 
 
-class Davis2016:
+class Davis2016(Benchmark):
     key = 'davis2016'
     title = 'DAVIS-2016'
     record_type = SequenceScores
 
     def __init__(self, root):
-        self.root = Path(root)
-        if not (self.root / FRAMES_SUBDIR).is_dir():
-            raise InputError(f'dataset root {root} has no {FRAMES_SUBDIR} folder; pass a DAVIS-layout root '
-                             f'(JPEGImages/480p/<video>/00000.jpg, ...)')
+        super().__init__(root)
+        require_folder(self.root, FRAMES_SUBDIR, LAYOUT)
 
     def sequences(self, names=None) -> list:
         folder = self.root / FRAMES_SUBDIR
-        available = [Sequence(name, folder / name, name) for name in sub_folders(folder)]
-        if not available:
-            raise InputError(f'{folder} holds no video folders; pass a DAVIS-layout root')
-        return select(available, names, folder)
+        return select(video_folders(folder, 'DAVIS-layout root'), names, folder)
 
     def annotation_dir(self, sequence) -> Path:
         return self.root / ANNOTATIONS_SUBDIR / sequence.name

@@ -11,10 +11,8 @@ last included); the dataset figure is the mean over videos."""
 import math
 from pathlib import Path
 
-import numpy as np
-
-from evaluation.datasets.base import (IoUScores, Sequence, check_mask_fits, read_result_mask, result_file, select,
-                                     sub_folders)
+from evaluation.datasets.base import (Benchmark, IoUScores, check_mask_fits, mean, read_frame_result,
+                                      require_folder, select, sub_folders, video_folders)
 from evaluation.davis import read_annotation
 from evaluation.metrics import jaccard
 from ike_utils.errors import InputError
@@ -22,6 +20,7 @@ from ike_utils.frames import IMAGE_SUFFIXES, list_frames
 
 FRAMES_DIR = 'JPEGImages'
 GROUND_TRUTH_DIR = 'GroundTruth'
+LAYOUT = 'SegTrack-v2 root (JPEGImages/<video>/, GroundTruth/<video>/)'
 
 
 def object_folders(folder: Path) -> list:
@@ -35,7 +34,7 @@ def _masks_by_stem(folder: Path) -> dict:
     return {p.stem: p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
 
 
-class SegTrackV2:
+class SegTrackV2(Benchmark):
     key = 'segtrackv2'
     title = 'SegTrack-v2'
     record_type = IoUScores
@@ -44,17 +43,12 @@ class SegTrackV2:
         root = Path(root)
         if root.name == GROUND_TRUTH_DIR and not (root / FRAMES_DIR).is_dir():
             root = root.parent  # evaluate.py --annotations may name the GroundTruth folder itself
-        self.root = root
-        if not (root / FRAMES_DIR).is_dir():
-            raise InputError(f'dataset root {root} has no {FRAMES_DIR} folder; pass a SegTrack-v2 root '
-                             f'(JPEGImages/<video>/, GroundTruth/<video>/)')
+        super().__init__(root)
+        require_folder(root, FRAMES_DIR, LAYOUT)
 
     def sequences(self, names=None) -> list:
         folder = self.root / FRAMES_DIR
-        available = [Sequence(name, folder / name, name) for name in sub_folders(folder)]
-        if not available:
-            raise InputError(f'{folder} holds no video folders; pass a SegTrack-v2 root')
-        return select(available, names, folder)
+        return select(video_folders(folder, 'SegTrack-v2 root'), names, folder)
 
     def has_ground_truth(self, sequence) -> bool:
         return (self.root / GROUND_TRUTH_DIR / sequence.name).is_dir()
@@ -95,7 +89,7 @@ class SegTrackV2:
                     raise InputError(f'mask {path} is {mask.shape[1]}x{mask.shape[0]} but the other objects\' '
                                      f'masks of this frame are {truth.shape[1]}x{truth.shape[0]}')
                 truth = mask if truth is None else truth | mask
-            result = read_result_mask(result_file(result_dir, frame, index, naming), truth.shape, threshold)
+            result = read_frame_result(result_dir, frame, index, naming, truth.shape, threshold)
             names.append(frame.stem)
             values.append(float(jaccard(truth, result)))
         return IoUScores(name=sequence.name, group=sequence.name, frames=names, iou_per_frame=values,
@@ -108,5 +102,5 @@ class SegTrackV2:
         lookup = {(stage, r.name): r.iou for stage in stages for r in scores_by_stage[stage]}
         names = list(dict.fromkeys(r.name for records in scores_by_stage.values() for r in records))
         rows = [[name, *(lookup.get((stage, name), math.nan) for stage in stages)] for name in names]
-        rows.append(['mean', *(float(np.mean([r.iou for r in scores_by_stage[stage]])) for stage in stages)])
+        rows.append(['mean', *(mean([r.iou for r in scores_by_stage[stage]]) for stage in stages)])
         return ['sequence', *(f'{stage} IoU' for stage in stages)], rows

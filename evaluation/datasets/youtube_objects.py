@@ -7,15 +7,10 @@ Jain and Grauman (ECCV 2014) beside it:
     youtube_masks/<class>/data/<video>/shots/<shot>/labels/00001.jpg   mask of frame0001.jpg (JPEG, 0/255)
 
 `youtube_masks/` may sit in the root or beside it. Only annotated frames are scored, and only shots
-with annotations are videos of the benchmark (named <class>_<video>_<shot>).
-
-- CorLoc (the figure of GO-VOS and IKE): a box-annotated frame is correct when the box around the
-  predicted mask has IoU > 0.5 with one of its ground-truth boxes (PASCAL overlap, inclusive pixel
-  boxes); an empty mask is wrong. Per class, the share of correct frames; then the mean over classes.
-- Mask IoU on Jain and Grauman's masks (later papers): per class, the mean IoU over its annotated
-  frames; then the mean over classes. A mask pixel is foreground when its grey value is >= 128.
+with annotations are videos of the benchmark (named <class>_<video>_<shot>). CorLoc on the boxes and
+mask IoU on the masks as in evaluation/datasets/corloc.py; a mask pixel is foreground when its grey
+value is >= 128.
 """
-import math
 import re
 from pathlib import Path
 
@@ -24,36 +19,16 @@ import numpy as np
 from scipy.io import loadmat
 from scipy.io.matlab import MatReadError
 
-from evaluation.datasets.base import (IoUScores, Sequence, check_mask_fits, read_result_mask, result_file, select,
-                                     sub_folders)
+from evaluation.datasets.base import (Benchmark, IoUScores, Sequence, check_mask_fits, read_frame_result, select,
+                                      sub_folders)
+from evaluation.datasets.corloc import CLASSES, class_table, localised, ordered_box
 from evaluation.metrics import jaccard
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames, read_frame_bgr
 
-CLASSES = ('aeroplane', 'bird', 'boat', 'car', 'cat', 'cow', 'dog', 'horse', 'motorbike', 'train')
 BOX_SUFFIX = '_sticks.mat'
 MASKS_DIR = 'youtube_masks'
 MASK_FOREGROUND = 128
-CORLOC_OVERLAP = 0.5
-
-
-def box_of_mask(mask: np.ndarray):
-    """(x0, y0, x1, y1), 1-based inclusive pixel coordinates, of the mask's foreground; None if empty."""
-    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return None
-    return columns[0] + 1, rows[0] + 1, columns[-1] + 1, rows[-1] + 1
-
-
-def box_iou(a, b) -> float:
-    """PASCAL overlap of two inclusive pixel boxes (x0, y0, x1, y1): areas count (x1 - x0 + 1) columns."""
-    width = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    height = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
-    return float(inter / (area - inter))
 
 
 def read_boxes(path) -> list:
@@ -73,22 +48,23 @@ def read_boxes(path) -> list:
         values = np.asarray(cell, dtype=np.float64).reshape(-1)
         if values.size != 4:
             raise InputError(f'box file {path} holds a box of {values.size} numbers; expected x0 y0 x1 y1')
-        x0, y0, x1, y1 = values
-        boxes.append((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+        boxes.append(ordered_box(*values))
     return boxes
 
 
-class YouTubeObjects:
+class YouTubeObjects(Benchmark):
     key = 'youtube-objects'
     title = 'YouTube-Objects'
     record_type = IoUScores
 
     def __init__(self, root):
-        self.root = Path(root)
+        super().__init__(root)
         self.classes = [c for c in CLASSES if (self.root / c / 'data').is_dir()]
         if not self.classes:
+            looks_v22 = (self.root / 'Ranges').is_dir()
+            hint = ' (it looks like v2.2: use --dataset youtube-objects-v2.2)' if looks_v22 else ''
             raise InputError(f'dataset root {root} holds none of the 10 class folders ({", ".join(CLASSES)}) '
-                             f'with <class>/data/<video>/shots/<shot>/; pass a YouTube-Objects v1.0 root')
+                             f'with <class>/data/<video>/shots/<shot>/; pass a YouTube-Objects v1.0 root{hint}')
         self.masks_root = next((p for p in (self.root / MASKS_DIR, self.root.parent / MASKS_DIR) if p.is_dir()), None)
 
     def _mask_dir(self, sequence) -> Path:
@@ -158,46 +134,17 @@ class YouTubeObjects:
         record = IoUScores(name=sequence.name, group=sequence.group, threshold=threshold)
         for index, box_file in boxes:
             shape = read_frame_bgr(frames[index]).shape[:2]
-            mask = read_result_mask(result_file(result_dir, frames[index], index, naming), shape, threshold)
-            predicted, truth_boxes = box_of_mask(mask), read_boxes(box_file)
-            hit = predicted is not None and any(box_iou(predicted, box) > CORLOC_OVERLAP for box in truth_boxes)
+            mask = read_frame_result(result_dir, frames[index], index, naming, shape, threshold)
             record.box_frames.append(frames[index].stem)
-            record.box_hits.append(bool(hit))
+            record.box_hits.append(localised(mask, read_boxes(box_file)))
         for index, mask_file in masks:
             truth = _read_grey(mask_file) >= MASK_FOREGROUND
-            result = read_result_mask(result_file(result_dir, frames[index], index, naming), truth.shape, threshold)
+            result = read_frame_result(result_dir, frames[index], index, naming, truth.shape, threshold)
             record.frames.append(frames[index].stem)
             record.iou_per_frame.append(float(jaccard(truth, result)))
         return record
 
-    @staticmethod
-    def class_scores(records) -> dict:
-        """{class: (mean IoU over its mask-annotated frames, CorLoc over its box-annotated frames)}."""
-        pooled = {}
-        for r in records:
-            ious, hits = pooled.setdefault(r.group, ([], []))
-            ious += r.iou_per_frame
-            hits += [float(h) for h in r.box_hits]
-        return {cls: (float(np.mean(ious)) if ious else math.nan, float(np.mean(hits)) if hits else math.nan)
-                for cls, (ious, hits) in pooled.items()}
-
-    @classmethod
-    def paper_table(cls, scores_by_stage):
-        """IoU and CorLoc per class (rows) and stage (columns), then the mean over classes."""
-        stages = list(scores_by_stage)
-        per_stage = {stage: cls.class_scores(records) for stage, records in scores_by_stage.items()}
-        classes = [c for c in CLASSES if any(c in scores for scores in per_stage.values())]
-        rows = [[c, *(value for stage in stages for value in per_stage[stage].get(c, (math.nan, math.nan)))]
-                for c in classes]
-        rows.append(['mean', *(_nanmean([v[k] for v in per_stage[stage].values()])
-                               for stage in stages for k in (0, 1))])
-        header = ['class', *(f'{stage} {measure}' for stage in stages for measure in ('IoU', 'CorLoc'))]
-        return header, rows
-
-
-def _nanmean(values) -> float:
-    values = [v for v in values if not math.isnan(v)]
-    return float(np.mean(values)) if values else math.nan
+    paper_table = staticmethod(class_table)
 
 
 def _read_grey(path) -> np.ndarray:
