@@ -3,6 +3,7 @@
     python benchmarks/bench_graph.py                      # blackswan, 50 frames, paper settings
     python benchmarks/bench_graph.py --n_frames 25,50,100 # scaling (frames repeated back and forth)
     python benchmarks/bench_graph.py --repeat 5           # the median of 5 runs (shared machines are noisy)
+    python benchmarks/bench_graph.py --feature_cache_mib 1024  # node features kept once made (faster, more memory)
     python benchmarks/bench_graph.py --n_frames 25,50,100,300,900 --plot images/graph_scaling.png
                                                           # long videos: memory and time against frames
 
@@ -50,6 +51,8 @@ def worker(args):
     settings = GraphSettings.from_config(load_config(args.config))
     if args.iterations:
         settings = replace(settings, n_iterations=args.iterations, to_save_iterations=(-1, args.iterations - 1))
+    if args.feature_cache_mib is not None:
+        settings = replace(settings, feature_cache_mib=args.feature_cache_mib)
     if args.threads:
         torch.set_num_threads(args.threads)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -85,6 +88,8 @@ def main():
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0 = default)')
     parser.add_argument('--iterations', type=int, default=0,
                         help='power iterations instead of the config\'s (0 = the config\'s); the memory does not depend on it')
+    parser.add_argument('--feature_cache_mib', type=int, default=None,
+                        help='[Graph Module] feature_cache_mib instead of the config\'s')
     parser.add_argument('--plot', default=None, help='also draw peak memory and time per frame against frames (a .png)')
     parser.add_argument('--repeat', type=int, default=1,
                         help='runs per length; the run with the median wall time is reported (shared machines are noisy)')
@@ -112,6 +117,8 @@ def main():
         command = [sys.executable, __file__, '--worker', '--frames_path', str(frames), '--of_path', str(of_path),
                    '--config', args.config, '--device', args.device, '--threads', str(args.threads),
                    '--iterations', str(args.iterations)]
+        if args.feature_cache_mib is not None:
+            command += ['--feature_cache_mib', str(args.feature_cache_mib)]
         runs = [json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
                 for _ in range(args.repeat)]
         runs.sort(key=lambda run: run['wall'])

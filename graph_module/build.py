@@ -10,10 +10,10 @@ class GraphBuilder:
     """Walks the chains of a few pivot frames at a time, both directions, adding their edges to the
     graph and filling their node features: `build(fwd_flows, bwd_flows)`, then `finish()`."""
 
-    def __init__(self, n_frames, height, width, sigma, blocks, device):
+    def __init__(self, n_frames, height, width, sigma, blocks, device, feature_cache_bytes=0):
         self.n_frames, self.height, self.width, self.device = n_frames, height, width, device
         self.graph = SpaceTimeGraph(n_frames, height, width, sigma, MAX_CHAIN_OFFSET, device)
-        self.features = NodeFeatures(blocks, n_frames, height, width, device)
+        self.features = NodeFeatures(blocks, n_frames, height, width, device, feature_cache_bytes)
 
     def build(self, fwd_flows: Flows, bwd_flows: Flows):
         """Add every chain's edges and observe its features. fwd_flows[j] goes from frame j to j+1,

@@ -16,8 +16,8 @@ CHUNK_ELEMENTS = 1 << 18  # chain positions handled at once: keeps the temporari
 @dataclass
 class ChainStep:
     """Chains of pivots first_pivot .. first_pivot + len(x) - 1 that reach frame pivot + offset
-    (offset > 0 forward, < 0 backward): x, y their unclamped float positions there and u, v the flow
-    step just taken (the "direction"), each rows x N."""
+    (offset > 0 forward, < 0 backward): x, y their unclamped float positions there (None when not
+    asked for) and u, v the flow step just taken (the "direction"), each rows x N."""
     offset: int
     first_pivot: int
     x: torch.Tensor
@@ -33,7 +33,8 @@ class ChainStep:
 @dataclass
 class ChainView:
     """The chains of consecutive pivots at one frame each: `frames` (rows, int64) the frame reached,
-    x, y the positions there and u, v the flow step that reached it, each rows x N."""
+    x, y the positions there (None if not walked) and u, v the flow step that reached it, each
+    rows x N."""
     frames: torch.Tensor
     x: torch.Tensor
     y: torch.Tensor
@@ -70,13 +71,14 @@ class Flows:
                    height, width)
 
 
-def walk_chains(flows, max_offset: int, forward: bool, pivots: range = None):
+def walk_chains(flows, max_offset: int, forward: bool, pivots: range = None, positions: bool = True):
     """Yield ChainSteps for offsets 1..max_offset (forward) or -1..-max_offset (backward).
 
     `flows` (Flows, or an (n-1) x H x W x 2 tensor): for forward, flows[j] goes from frame j to j+1;
     for backward, flows[j] goes from frame j+1 to j (the bwd_of files). `pivots` (a range) walks
     only those pivots; by default every block of pivot_blocks is walked in turn. Within a block
-    steps come in order of offset, each with the block's pivots that reach that far.
+    steps come in order of offset, each with the block's pivots that reach that far. Without
+    `positions`, the steps' x and y are None (only the directions are wanted: less work).
     """
     if isinstance(flows, torch.Tensor):
         flows = Flows.split(flows)
@@ -84,10 +86,10 @@ def walk_chains(flows, max_offset: int, forward: bool, pivots: range = None):
     grid = pixel_grid(flows.height, flows.width, flows.u.device)
     blocks = [pivots] if pivots is not None else pivot_blocks(n_frames, flows.u.shape[1])
     for block in blocks:
-        yield from _walk_block(flows, max_offset, forward, block, grid)
+        yield from _walk_block(flows, max_offset, forward, block, grid, positions)
 
 
-def _walk_block(flows: Flows, max_offset, forward, pivots, grid):
+def _walk_block(flows: Flows, max_offset, forward, pivots, grid, positions):
     height, width = flows.height, flows.width
     n_frames, n_pixels, device = flows.u.shape[0] + 1, height * width, flows.u.device
     flow_u, flow_v = flows.u.view(-1), flows.v.view(-1)  # flat, so that int32 indices can address them
@@ -96,6 +98,9 @@ def _walk_block(flows: Flows, max_offset, forward, pivots, grid):
     # float32 and only then adds the grid, an order that changes the rounding, so it is kept
     disp_x = torch.zeros(len(pivots), n_pixels, device=device)
     disp_y = torch.zeros(len(pivots), n_pixels, device=device)
+    # work buffers, made once per block: each step's temporaries would otherwise be new allocations
+    rounded = torch.empty(len(pivots), n_pixels, device=device)
+    col, nearest = (torch.empty(len(pivots), n_pixels, dtype=torch.int32, device=device) for _ in range(2))
     for step in range(1, min(max_offset, n_frames - 1) + 1):
         # forward: pivots p <= n-1-step read flows[p + step - 1]
         # backward: pivots p >= step read flows[p - step] (frame p-step+1 -> p-step)
@@ -107,17 +112,18 @@ def _walk_block(flows: Flows, max_offset, forward, pivots, grid):
         first_flow = first + step - 1 if forward else first - step
         dx, dy = disp_x[rows], disp_y[rows]
         n_rows = dx.shape[0]
-        col = torch.round(dx + grid_x).clamp_(0, width - 1).int()
-        row = torch.round(dy + grid_y).clamp_(0, height - 1).int()
-        flow_base = torch.arange(n_rows, dtype=torch.int32, device=device) + first_flow
-        nearest = row.mul_(width).add_(col).add_(flow_base[:, None] * n_pixels)
-        del col
-        u = flow_u.index_select(0, nearest.view(-1)).view(n_rows, n_pixels)
-        v = flow_v.index_select(0, nearest.view(-1)).view(n_rows, n_pixels)
+        # the nearest pixel: round (ties to even), clamp into the image, flat index into the flows
+        work, column, index = rounded[:n_rows], col[:n_rows], nearest[:n_rows]
+        column.copy_(torch.add(dx, grid_x, out=work).round_().clamp_(0, width - 1))
+        index.copy_(torch.add(dy, grid_y, out=work).round_().clamp_(0, height - 1))
+        flow_base = (torch.arange(n_rows, dtype=torch.int32, device=device) + first_flow) * n_pixels
+        index.mul_(width).add_(column).add_(flow_base[:, None])
+        u = flow_u.index_select(0, index.view(-1)).view(n_rows, n_pixels)
+        v = flow_v.index_select(0, index.view(-1)).view(n_rows, n_pixels)
         dx.add_(u)
         dy.add_(v)
-        yield ChainStep(offset=step if forward else -step, first_pivot=first,
-                        x=grid_x + dx, y=grid_y + dy, u=u, v=v)
+        x, y = (grid_x + dx, grid_y + dy) if positions else (None, None)
+        yield ChainStep(offset=step if forward else -step, first_pivot=first, x=x, y=y, u=u, v=v)
 
 
 class PivotChains:
@@ -152,7 +158,7 @@ class PivotChains:
         views = [self._view(*piece) for piece in pieces]
         if len(views) == 1:
             return views[0]
-        return ChainView(*(torch.cat(parts) for parts in zip(*(
+        return ChainView(*(None if any(part is None for part in parts) else torch.cat(parts) for parts in zip(*(
             (view.frames, view.x, view.y, view.u, view.v) for view in views))))
 
     def _view(self, offset, first, stop) -> ChainView:
@@ -164,4 +170,5 @@ class PivotChains:
             return ChainView(frames, x, y, zeros, zeros)
         step = self._steps[offset]
         rows = slice(first - step.first_pivot, stop - step.first_pivot)
-        return ChainView(frames, step.x[rows], step.y[rows], step.u[rows], step.v[rows])
+        x, y = (None, None) if step.x is None else (step.x[rows], step.y[rows])
+        return ChainView(frames, x, y, step.u[rows], step.v[rows])

@@ -27,12 +27,14 @@ TRIM_EVERY = 8  # blocks of pivot frames between two releases of free memory (ea
 @dataclass(frozen=True)
 class FeatureBlock:
     """`fill(chains, out)` writes the block's columns, out: rows x N x columns (rows: the pivots of
-    chains.pivots), reading chains.at(offset) for |offset| <= reach only."""
+    chains.pivots), reading chains.at(offset) for |offset| <= reach only, and their x and y only
+    if `positions` (without, the walks that make the block skip them)."""
     name: str
     columns: int
     group: str
     reach: int
     fill: Callable[[PivotChains, torch.Tensor], None]
+    positions: bool = True
 
 
 def direction_blocks(half_chain: int):
@@ -45,7 +47,7 @@ def direction_blocks(half_chain: int):
             for column, offset in enumerate(offsets):
                 out[:, :, column] = getattr(chains.at(offset), component)
         name = f'{component} {when}'
-        return FeatureBlock(name, half_chain, group=name, reach=half_chain, fill=fill)
+        return FeatureBlock(name, half_chain, group=name, reach=half_chain, fill=fill, positions=False)
 
     return [block('u', 'past', past), block('u', 'future', future),
             block('v', 'past', past), block('v', 'future', future)]
@@ -85,17 +87,28 @@ class NodeFeatures:
     """The node features of a video, made a block of pivot frames at a time from the chains each
     time they are needed, so that they are never all in memory: while the graph is built, `observe`
     each block's chains (for the normalisation ranges); then `finish`; then `design_blocks` as often
-    as needed. Making them costs a walk of `reach` frames along the chains."""
+    as needed. Making them costs a walk of `reach` frames along the chains, so the first blocks whose
+    designs fit in `cache_bytes` are kept once made (the same numbers, made once); when all fit,
+    the flows are let go."""
 
-    def __init__(self, blocks, n_frames: int, height: int, width: int, device):
+    def __init__(self, blocks, n_frames: int, height: int, width: int, device, cache_bytes: int = 0):
         self.blocks = list(blocks)
         self.n_frames, self.height, self.width, self.device = n_frames, height, width, device
         self.reach = min(max((block.reach for block in self.blocks), default=0), n_frames - 1)
         self.n_columns = sum(block.columns for block in self.blocks)
+        self.positions = any(block.positions for block in self.blocks)
         self._column_low = self._column_high = None
         self.low = self.span = None
         self._flows = None
         self._buffers = {}  # part -> buffer
+        self._pivot_blocks = pivot_blocks(n_frames, height * width)
+        self._cached = {}  # index of a pivot block -> its normalised design, column-major like the buffer
+        self._cacheable = 0  # how many of the first pivot blocks are kept
+        for pivots in self._pivot_blocks:
+            cache_bytes -= len(pivots) * (self.n_columns + 1) * height * width * 4
+            if cache_bytes < 0:
+                break
+            self._cacheable += 1
 
     def _fill(self, chains: PivotChains, part: int = 0) -> torch.Tensor:
         """The raw rows x N x (F + 1) design of the pivots of `chains` (bias included), in the
@@ -136,25 +149,34 @@ class NodeFeatures:
     def design_blocks(self, part: int = 0, parts: int = 1):
         """Yield (pivots, design): the normalised rows x N x (F + 1) design of each block of pivot
         frames (the bias, ones, last), in a buffer that the next block overwrites; only every
-        parts-th block from the part-th on, so that parts can run at once."""
-        for count, pivots in enumerate(pivot_blocks(self.n_frames, self.height * self.width)[part::parts]):
+        parts-th block from the part-th on, so that parts can run at once. A kept design is yielded
+        itself: read it, do not change it."""
+        for count, (index, pivots) in enumerate(list(enumerate(self._pivot_blocks))[part::parts]):
+            if index in self._cached:
+                yield pivots, self._cached[index].transpose(1, 2)
+                continue
             if count % TRIM_EVERY == TRIM_EVERY - 1:
                 release_free_memory()  # the walks' temporaries would otherwise pile up in the C heap
             chains = PivotChains(pivots, self.n_frames, self.height, self.width, self.reach, self.device)
             if self.reach:
                 for flows, forward in zip(self._flows, (True, False)):
-                    for step in walk_chains(flows, self.reach, forward, pivots):
+                    for step in walk_chains(flows, self.reach, forward, pivots, self.positions):
                         chains.keep(step)
             design = self._fill(chains, part)
             if self.n_columns:
                 columns = design.transpose(1, 2)[:, :self.n_columns]  # rows x F x N, contiguous rows
                 columns.sub_(self.low[:, None]).div_(self.span[:, None])
+            if index < self._cacheable:
+                self._cached[index] = design.transpose(1, 2).clone()
+                design = self._cached[index].transpose(1, 2)
+                if len(self._cached) == len(self._pivot_blocks):  # nothing is walked any more
+                    self._flows, self._buffers = None, {}
             yield pivots, design
 
     def memory_bytes(self) -> int:
-        """What the features keep: the flows they walk and one block's buffer."""
+        """What the features keep: the flows they walk, one block's buffer and the kept designs."""
         tensors = [t for flows in self._flows or () for t in (flows.u, flows.v)]
-        tensors += list(self._buffers.values())
+        tensors += list(self._buffers.values()) + list(self._cached.values())
         return sum(t.numel() * t.element_size() for t in tensors)
 
     def design(self) -> torch.Tensor:

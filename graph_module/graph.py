@@ -66,10 +66,10 @@ class SpaceTimeGraph:
         self._integer_parts = {}  # offset -> list of (pivot pixel, corner pixel) chunks, flat over frames
         self.integer_edges = {}  # offset -> (pivot pixel, corner pixel), int32
         self._previous = None  # corner column and row where the chains being added last were
-        # slot move of each code: dx = (code & 15) - 8, dy = (code >> 4) - 8, one frame on
-        code = torch.arange(256, dtype=torch.int32, device=device)
-        move = ((code >> 4) - 8) * self.padded_width + (code & 15) - 8
-        self._moves_lut = {True: move + self.padded_size, False: move - self.padded_size}
+        # the slot move of a code is dy * padded_width + dx + (one frame on), with dx = (code & 15) - 8
+        # and dy = (code >> 4) - 8; the constant part, per direction:
+        move = -8 * self.padded_width - 8
+        self._move_offset = {True: move + self.padded_size, False: move - self.padded_size}
         self._buffers = None
 
     def add_edges(self, pivots: range, offset: int, first_pivot: int, x: torch.Tensor, y: torch.Tensor):
@@ -167,9 +167,8 @@ class SpaceTimeGraph:
         are made once per call: a long video would otherwise fragment the C heap."""
         flat_table, flat_given = table.view(-1), given.view(-1)
         size = max(len(pivots) for pivots in self.blocks) * x.shape[1]
-        slots_buffer, codes_buffer, moves_buffer, work_buffer = (
-            torch.empty(size, dtype=dtype, device=x.device)
-            for dtype in (torch.int32, torch.int32, torch.int32, torch.float32))
+        slots_buffer, codes_buffer, work_buffer = (
+            torch.empty(size, dtype=dtype, device=x.device) for dtype in (torch.int32, torch.int32, torch.float32))
         for pivots in self.blocks:
             start = self._pivot_slots(pivots, x.device)
             for forward in (True, False):
@@ -186,9 +185,10 @@ class SpaceTimeGraph:
                     step = slots[first - pivots.start:stop - pivots.start]
                     flat_step = step.view(-1)
                     n = flat_step.numel()
-                    codes = codes_buffer[:n].copy_(moves[first - first_row:stop - first_row].view(-1))
-                    torch.index_select(self._moves_lut[forward], 0, codes, out=moves_buffer[:n])
-                    flat_step += moves_buffer[:n]
+                    # decode: a few passes of integer arithmetic beat a lookup table (index_select)
+                    code, part = moves[first - first_row:stop - first_row].view(-1), codes_buffer[:n]
+                    flat_step.add_(torch.bitwise_right_shift(code, 4, out=part), alpha=self.padded_width)
+                    flat_step.add_(torch.bitwise_and(code, 15, out=part)).add_(self._move_offset[forward])
                     key = (pivots.start, offset)
                     if key in self.jumps:
                         positions, rest = self.jumps[key]

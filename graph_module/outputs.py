@@ -53,6 +53,7 @@ def graph_stage(frames, of_path, out_path, settings: GraphSettings) -> Stage:
               'features': [Path(p) for p in settings.features_paths]}
     recorded = dataclasses.asdict(settings)
     recorded['features_paths'] = len(settings.features_paths)  # the folders themselves are inputs
+    del recorded['feature_cache_mib']  # changes the time, not the outputs
     return Stage('graph', Path(out_path), inputs, recorded, outputs, content_inputs=('frames',))
 
 

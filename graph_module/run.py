@@ -77,7 +77,8 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
         if settings.motion_prior:
             prior = motion_prior(pixel_maps['relative_motion'], settings.motion_prior)
         del pixels, pixel_maps
-    builder = GraphBuilder(n_frames, height, width, settings.sigma, blocks, device)
+    builder = GraphBuilder(n_frames, height, width, settings.sigma, blocks, device,
+                           settings.feature_cache_mib * 2 ** 20)
     builder.build(fwd_flows, bwd_flows)
     graph, features = builder.finish()
     del cues, blocks, fwd_flows, bwd_flows, builder

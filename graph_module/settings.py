@@ -22,6 +22,7 @@ class GraphSettings:
     features_paths: tuple
     pixel_features: tuple = ()  # IKE+ (opt-in): names of PIXEL_FEATURES added to the node features
     motion_prior: float = None  # IKE+ (opt-in): floor of the relative-motion prior; None = no prior
+    feature_cache_mib: int = 0  # memory for keeping node features once made (speed only; same outputs)
 
     @classmethod
     def from_config(cls, config: Config, features_paths=None):
@@ -54,4 +55,5 @@ class GraphSettings:
             features_paths=tuple(features_paths),
             pixel_features=config.get_choice_list(section, 'pixel_features', tuple(PIXEL_FEATURES)),
             motion_prior=config.get_float(section, 'motion_prior', default=None, min_value=1e-6),
+            feature_cache_mib=config.get_int(section, 'feature_cache_mib', default=0, min_value=0),
         )

@@ -255,3 +255,43 @@ def test_a_declared_feature_block_becomes_normalised_columns():
     torch.testing.assert_close(design[:, :, 20:22], (raw - low) / (high - low), rtol=0, atol=1e-6)
     row_of_pixel = (torch.arange(height * width) // width).float() / (height - 1)
     assert torch.equal(design[:, :, 22], row_of_pixel.expand(n_frames, -1))
+
+
+# ---------------------------------------------------------------------------------------------
+# keeping node features within a memory budget
+# ---------------------------------------------------------------------------------------------
+def test_kept_node_features_give_the_same_design_and_iterations(monkeypatch):
+    """With blocks of 2 pivot frames, a budget of three blocks keeps exactly those three designs
+    and a budget of all of them lets the flows go; every pass over the design, and the power
+    iterations on it, are the same bit for bit as when the features are made again each time."""
+    import graph_module.chains
+    from graph_module.build import GraphBuilder
+    from graph_module.features import feature_blocks
+
+    n_frames, height, width = 11, 12, 16
+    monkeypatch.setattr(graph_module.chains, 'CHUNK_ELEMENTS', 2 * height * width)
+    fwd = random_flows(5, n_frames, height, width, quantum=None)
+    bwd = random_flows(6, n_frames, height, width, quantum=None)
+    block_bytes = 2 * (20 + 1) * height * width * 4
+    results = {}
+    for budget in (0, 3 * block_bytes + 1, 10 ** 9):
+        builder = GraphBuilder(n_frames, height, width, 4.0, feature_blocks(5, -1), 'cpu', budget)
+        builder.build(Flows.split(fwd), Flows.split(bwd))
+        graph, features = builder.finish()
+        del builder
+        walked = features.memory_bytes()
+        first, second = features.design(), features.design()
+        assert torch.equal(first, second)
+        inverses = ridge_inverses(features, 100.0)
+        seed = seed_map(0, height, width, 0.5).reshape(1, -1).repeat(n_frames, 1)
+        maps = power_iterations(graph, features, inverses, seed, 4).clone()
+        results[budget] = (first, inverses, maps)
+        if budget == 0:
+            assert features.memory_bytes() == walked
+        elif budget < 10 ** 9:
+            assert features.memory_bytes() == walked + 3 * block_bytes
+        else:
+            assert features._flows is None
+    base = results[0]
+    for kept in results.values():
+        assert all(torch.equal(a, b) for a, b in zip(base, kept))

@@ -1,6 +1,7 @@
 """The stage contract (ike_utils/stage.py) and the run lock, in-process: fingerprints, what makes a
 stage redo, temporaries of dead runs, interrupted reruns, natural frame order, a video without
 motion, NaN outputs."""
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -124,6 +125,19 @@ def test_temporaries_of_a_killed_flow_write_are_removed_and_never_counted(tmp_pa
     config = load_config(tiny_config(tmp_path / 'tiny.ini'))
     ran, _ = run_graph_stage(frames, out, tmp_path / 'graph', graph_settings(config), torch.device('cpu'), quiet=True)
     assert ran
+
+
+def test_the_feature_cache_changes_no_graph_output_so_a_rerun_with_another_is_skipped(tmp_path):
+    """feature_cache_mib trades memory for time only: the stage record leaves it out."""
+    frames = clip(tmp_path / 'clip') / 'frames'
+    extract_flows(frames, tmp_path / 'flow', method='dis', quiet=True)
+    settings = graph_settings(load_config(tiny_config(tmp_path / 'tiny.ini')))
+    cpu = torch.device('cpu')
+    assert run_graph_stage(frames, tmp_path / 'flow', tmp_path / 'graph', settings, cpu, quiet=True)[0]
+    kept = dataclasses.replace(settings, feature_cache_mib=64)
+    assert not run_graph_stage(frames, tmp_path / 'flow', tmp_path / 'graph', kept, cpu, quiet=True)[0]
+    other = dataclasses.replace(settings, sigma=settings.sigma + 1)
+    assert run_graph_stage(frames, tmp_path / 'flow', tmp_path / 'graph', other, cpu, quiet=True)[0]
 
 
 # -- the network and its teacher ----------------------------------------------------------
