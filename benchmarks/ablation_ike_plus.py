@@ -4,7 +4,7 @@
         [--plot images/ike_plus_by_stage.png] [--figure images/ike_plus_results.jpg]
 
 Every variant is configs/cpu.ini with some keys changed (VARIANTS) and runs the whole loop
-(`run_ike.py --flow_method dis --seed 0`) on the three DAVIS-2016 dev videos and the five SegTrack dev
+(`run_ike.py --flow_method dis --seed S`, S = 0 unless --seed) on the three DAVIS-2016 dev videos and the five SegTrack dev
 videos of ../shared/data. A rerun skips the finished runs (run_ike.py's own resume). Then every
 stage's soft maps are scored at 0.5 (DAVIS protocol: first and last frame left out) and a markdown
 table is printed: mean J (F) per stage, per dataset. `--plot` draws the same means against the
@@ -41,7 +41,9 @@ DATASETS = {
                      for v in ('birdfall', 'cheetah', 'girl', 'monkeydog', 'parachute')],
 }
 SMALL = {'General': {'working_h': '112', 'working_w': '208'}}
-IKE_PLUS = ROOT / 'configs' / 'ike_plus.ini'
+# the preset as the first two sessions left it: without the test-time flip and the guided filter
+V1 = {'Network Module': {'test_time_flip': 'false', 'guided_filter_radius': '0'},
+      'Graph Module': {'guided_filter_radius': '0'}}
 # name -> (base config, {section: {key: value}}); 'ike_plus' is the preset itself
 VARIANTS = {
     'faithful (cpu.ini)': ('cpu.ini', {}),
@@ -51,10 +53,14 @@ VARIANTS = {
     '+ motion prior': ('cpu.ini', {**SMALL, 'Graph Module': {'motion_prior': '0.1'}}),
     '+ learning rate 1e-3, 15 epochs': ('cpu.ini', {**SMALL, 'Network Module': {
         'learning_rate': '0.001', 'n_epochs': '15', 'to_save_epochs': '15'}}),
+    'ike_plus v1 (no flip, no guided filter)': ('ike_plus.ini', V1),
+    'ike_plus v1 + test-time flip': ('ike_plus.ini', {'Graph Module': {'guided_filter_radius': '0'},
+                                                      'Network Module': {'guided_filter_radius': '0'}}),
+    'ike_plus, guided filter on the graph only': ('ike_plus.ini', {'Network Module': {'guided_filter_radius': '0'}}),
     'ike_plus (all)': ('ike_plus.ini', {}),
-    # candidates measured on some dev videos only (README, "What we tried"); not in the preset yet
-    'ike_plus + test-time flip': ('ike_plus.ini', {'Network Module': {'test_time_flip': 'true'}}),
-    'ike_plus, 8 epochs': ('ike_plus.ini', {'Network Module': {'n_epochs': '8', 'to_save_epochs': '8'}}),
+    # candidates not in the preset (README, "What we tried")
+    'ike_plus v1, 8 epochs': ('ike_plus.ini', {'Graph Module': V1['Graph Module'], 'Network Module': {
+        **V1['Network Module'], 'n_epochs': '8', 'to_save_epochs': '8'}}),
 }
 CYCLES = 3
 
@@ -75,10 +81,10 @@ def write_config(base: str, changes: dict, path: Path) -> Path:
     return path
 
 
-def run_loop(config: Path, frames: Path, out: Path, quiet: bool) -> float:
+def run_loop(config: Path, frames: Path, out: Path, quiet: bool, seed: int) -> float:
     began = time.perf_counter()
     command = [sys.executable, str(ROOT / 'run_ike.py'), '--frames_path', str(frames), '--out_path', str(out),
-               '--config', str(config), '--flow_method', 'dis', '--seed', '0', '--cycles', str(CYCLES),
+               '--config', str(config), '--flow_method', 'dis', '--seed', str(seed), '--cycles', str(CYCLES),
                '--device', 'cpu', '--quiet']
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL if quiet else None,
                    env={**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')})
@@ -161,6 +167,7 @@ def main():
     parser.add_argument('--out_path', default='runs/ablation', help='runs go to OUT/<variant>/<video>')
     parser.add_argument('--variants', help='comma-separated variant names (default: all): ' + '; '.join(VARIANTS))
     parser.add_argument('--jobs', type=int, default=1, help='loops run at once (one thread each)')
+    parser.add_argument('--seed', type=int, default=0, help="the networks' seed (use another OUT per seed)")
     parser.add_argument('--quiet', action='store_true', help='no run_ike.py output')
     parser.add_argument('--score_only', action='store_true', help='score the runs already in OUT, run nothing')
     parser.add_argument('--plot', help='PNG of the mean J and F per stage, one line per variant')
@@ -182,7 +189,7 @@ def main():
         seconds = [float('nan')] * len(work)
     else:
         with ThreadPoolExecutor(args.jobs) as pool:
-            seconds = list(pool.map(lambda w: run_loop(w[3], w[4], w[6], args.quiet), work))
+            seconds = list(pool.map(lambda w: run_loop(w[3], w[4], w[6], args.quiet, args.seed), work))
 
     table = {}
     for (name, dataset, video, _, _, annotations, out), took in zip(work, seconds):

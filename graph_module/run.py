@@ -14,6 +14,7 @@ from graph_module.seeds import seed_map
 from graph_module.settings import GraphSettings
 from ike_utils.errors import InputError
 from ike_utils.frames import frame_size, list_frames, load_frames
+from ike_utils.guided_filter import refine_maps
 from ike_utils.memory import release_free_memory
 from ike_utils.progress import note, progress_bar
 
@@ -116,5 +117,8 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     timings['feature_bytes'] = features.memory_bytes()
     del graph, features, inverses
     release_free_memory()
+    if settings.guided_filter_radius:  # IKE+
+        maps = refine_maps(frames, maps.view(n_frames, height, width), settings.guided_filter_radius,
+                           settings.guided_filter_eps)
     save(settings.n_iterations - 1, maps)
     return timings

@@ -22,6 +22,8 @@ class GraphSettings:
     features_paths: tuple
     pixel_features: tuple = ()  # IKE+ (opt-in): names of PIXEL_FEATURES added to the node features
     motion_prior: float = None  # IKE+ (opt-in): floor of the relative-motion prior; None = no prior
+    guided_filter_radius: int = 0  # IKE+ (opt-in): radius of the guided filter on the output; 0 = none
+    guided_filter_eps: float = 3e-4  # its regularisation (the guide's colours are in [0, 1])
     feature_cache_mib: int = 0  # memory for keeping node features once made (speed only; same outputs)
 
     @classmethod
@@ -55,5 +57,7 @@ class GraphSettings:
             features_paths=tuple(features_paths),
             pixel_features=config.get_choice_list(section, 'pixel_features', tuple(PIXEL_FEATURES)),
             motion_prior=config.get_float(section, 'motion_prior', default=None, min_value=1e-6),
+            guided_filter_radius=config.get_int(section, 'guided_filter_radius', default=0, min_value=0),
+            guided_filter_eps=config.get_positive_float(section, 'guided_filter_eps', default=3e-4),
             feature_cache_mib=config.get_int(section, 'feature_cache_mib', default=0, min_value=0),
         )

@@ -26,6 +26,8 @@ class NetworkSettings:
     label_band: tuple = ()  # (low, high): train on soft >= high (object) and soft < low (background) only
     augment: bool = False  # random horizontal flip and crop-and-resize of every training image
     test_time_flip: bool = False  # predict the mean of the frame's and its mirror image's probability
+    guided_filter_radius: int = 0  # > 0: the predictions guided-filtered with their frames (radius, pixels)
+    guided_filter_eps: float = 3e-4  # the guided filter's regularisation (colours in [0, 1])
 
     def __post_init__(self):
         for name in ('working_h', 'working_w'):
@@ -61,6 +63,8 @@ class NetworkSettings:
             label_band=config.get_float_list(SECTION, 'label_band', default=()),
             augment=config.get_bool(SECTION, 'augment', default=False),
             test_time_flip=config.get_bool(SECTION, 'test_time_flip', default=False),
+            guided_filter_radius=config.get_int(SECTION, 'guided_filter_radius', default=0, min_value=0),
+            guided_filter_eps=config.get_positive_float(SECTION, 'guided_filter_eps', default=3e-4),
         )
 
     def for_device(self, device) -> 'NetworkSettings':

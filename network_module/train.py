@@ -20,6 +20,7 @@ from ike_utils.atomic import atomic_dir, atomic_file
 from ike_utils.disk import save_tensor
 from ike_utils.errors import InputError
 from ike_utils.frames import list_frames
+from ike_utils.guided_filter import refine_maps
 from ike_utils.images import save_soft_map_png
 from ike_utils.progress import note, progress_bar
 from ike_utils.stage import Stage, require_finite, run_stage
@@ -185,6 +186,7 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
     video = {}
 
     def load():  # every input checked before anything is written
+        video['files'] = list_frames(frames_path)
         video['frames'], video['soft'], video['original_size'] = load_video(
             frames_path, pseudo_gt_path, settings.working_h, settings.working_w, min_frames=settings.batch_size)
 
@@ -226,5 +228,8 @@ def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet
             note(f'network: epoch {epoch}/{settings.n_epochs}, mean loss {losses[-1]:.4f}', quiet)
             if epoch in settings.to_save_epochs:
                 probabilities = predict(model, frames, settings, device, quiet=quiet)
+                if settings.guided_filter_radius:  # IKE+
+                    probabilities = refine_maps(video['files'], probabilities, settings.guided_filter_radius,
+                                                settings.guided_filter_eps)
                 save_epoch(out_path, epoch, model, probabilities, original_size, settings, losses[-1])
     return {'n_frames': len(frames), 'mean_train_losses': losses}

@@ -172,9 +172,11 @@ def test_options_are_off_in_the_paper_configs_and_the_preset_changes_only_its_ke
     plus = asdict(NetworkSettings.from_config(load_config(REPO / 'configs/ike_plus.ini')))
     for name in ('config.ini', 'configs/cpu.ini'):
         settings = NetworkSettings.from_config(load_config(REPO / name))
-        assert (settings.label_band, settings.augment, settings.test_time_flip) == ((), False, False)
+        assert (settings.label_band, settings.augment, settings.test_time_flip, settings.guided_filter_radius) == (
+            (), False, False, 0)
     assert {k: v for k, v in plus.items() if cpu[k] != v} == {
-        'working_h': 112, 'working_w': 208, 'learning_rate': 1e-3, 'n_epochs': 15, 'to_save_epochs': (15,)}
+        'working_h': 112, 'working_w': 208, 'learning_rate': 1e-3, 'n_epochs': 15, 'to_save_epochs': (15,),
+        'test_time_flip': True, 'guided_filter_radius': 8}
 
 
 @pytest.mark.parametrize('line', ['label_band = 0.7, 0.3', 'augment = sometimes'])
