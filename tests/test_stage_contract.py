@@ -35,12 +35,7 @@ from pipeline.video import LoopOptions, graph_settings, run_video
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')  # conftest.py: one intra-op thread
 
 
 def tiny_config(path, **changes):
