@@ -51,15 +51,15 @@ VARIANTS = {
     '+ pixel features': ('cpu.ini', {**SMALL, 'Graph Module': {
         'pixel_features': 'relative_motion, colour, position'}}),
     '+ motion prior': ('cpu.ini', {**SMALL, 'Graph Module': {'motion_prior': '0.1'}}),
-    '+ learning rate 1e-3, 15 epochs': ('cpu.ini', {**SMALL, 'Network Module': {
+    '+ learning rate 1e-3 and 15 epochs': ('cpu.ini', {**SMALL, 'Network Module': {
         'learning_rate': '0.001', 'n_epochs': '15', 'to_save_epochs': '15'}}),
     'ike_plus v1 (no flip, no guided filter)': ('ike_plus.ini', V1),
     'ike_plus v1 + test-time flip': ('ike_plus.ini', {'Graph Module': {'guided_filter_radius': '0'},
                                                       'Network Module': {'guided_filter_radius': '0'}}),
-    'ike_plus, guided filter on the graph only': ('ike_plus.ini', {'Network Module': {'guided_filter_radius': '0'}}),
+    'ike_plus with the guided filter on the graph only': ('ike_plus.ini', {'Network Module': {'guided_filter_radius': '0'}}),
     'ike_plus (all)': ('ike_plus.ini', {}),
     # candidates not in the preset (README, "What we tried")
-    'ike_plus v1, 8 epochs': ('ike_plus.ini', {'Graph Module': V1['Graph Module'], 'Network Module': {
+    'ike_plus v1 with 8 epochs': ('ike_plus.ini', {'Graph Module': V1['Graph Module'], 'Network Module': {
         **V1['Network Module'], 'n_epochs': '8', 'to_save_epochs': '8'}}),
 }
 CYCLES = 3

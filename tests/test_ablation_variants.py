@@ -33,3 +33,8 @@ def test_variant_is_a_valid_config_that_changes_only_its_keys(tmp_path, name):
     assert changed == {(section, key) for section, keys in changes.items() for key, value in keys.items()
                        if before.get((section, key)) != value}
     assert set(after) >= set(before)
+
+
+def test_variant_names_can_be_given_to_variants():
+    """--variants is comma-separated: a name with a comma could never be chosen."""
+    assert all(',' not in name for name in VARIANTS)
