@@ -53,7 +53,7 @@ VARIANTS = {
     '+ motion prior': ('cpu.ini', {**SMALL, 'Graph Module': {'motion_prior': '0.1'}}),
     '+ learning rate 1e-3 and 15 epochs': ('cpu.ini', {**SMALL, 'Network Module': {
         'learning_rate': '0.001', 'n_epochs': '15', 'to_save_epochs': '15'}}),
-    'ike_plus v1 (no flip, no guided filter)': ('ike_plus.ini', V1),
+    'ike_plus v1 (no flip and no guided filter)': ('ike_plus.ini', V1),
     'ike_plus v1 + test-time flip': ('ike_plus.ini', {'Graph Module': {'guided_filter_radius': '0'},
                                                       'Network Module': {'guided_filter_radius': '0'}}),
     'ike_plus with the guided filter on the graph only': ('ike_plus.ini', {'Network Module': {'guided_filter_radius': '0'}}),
