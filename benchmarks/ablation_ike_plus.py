@@ -61,6 +61,8 @@ VARIANTS = {
     # candidates not in the preset (README, "What we tried")
     'ike_plus v1 with 8 epochs': ('ike_plus.ini', {'Graph Module': V1['Graph Module'], 'Network Module': {
         **V1['Network Module'], 'n_epochs': '8', 'to_save_epochs': '8'}}),
+    'ike_plus with 8 epochs': ('ike_plus.ini', {'Network Module': {'n_epochs': '8', 'to_save_epochs': '8'}}),
+    'ike_plus with width 8': ('ike_plus.ini', {'Network Module': {'base_channels': '8'}}),
 }
 CYCLES = 3
 

@@ -28,6 +28,7 @@ class NetworkSettings:
     test_time_flip: bool = False  # predict the mean of the frame's and its mirror image's probability
     guided_filter_radius: int = 0  # > 0: the predictions guided-filtered with their frames (radius, pixels)
     guided_filter_eps: float = 3e-4  # the guided filter's regularisation (colours in [0, 1])
+    weight_average: float = 0.0  # > 0: predict with the moving average of the weights, this decay per step
 
     def __post_init__(self):
         for name in ('working_h', 'working_w'):
@@ -40,6 +41,9 @@ class NetworkSettings:
                              f'n_epochs = {self.n_epochs} (or be empty for every epoch)')
         if self.precision not in PRECISIONS:
             raise InputError(f'[{SECTION}] precision = {self.precision!r} must be one of {", ".join(PRECISIONS)}')
+        if not 0 <= self.weight_average < 1:
+            raise InputError(f'[{SECTION}] weight_average = {self.weight_average:g} must be in [0, 1): the decay '
+                             f'per training step of the weights\' moving average (e.g. 0.99), or 0 for none')
         if self.label_band and not (len(self.label_band) == 2 and 0 <= self.label_band[0] <= self.label_band[1] <= 1):
             raise InputError(f'[{SECTION}] label_band = {", ".join(map(str, self.label_band))} must be two numbers '
                              f'LOW, HIGH with 0 <= LOW <= HIGH <= 1 (e.g. 0.3, 0.7), or empty for the paper\'s '
@@ -65,6 +69,7 @@ class NetworkSettings:
             test_time_flip=config.get_bool(SECTION, 'test_time_flip', default=False),
             guided_filter_radius=config.get_int(SECTION, 'guided_filter_radius', default=0, min_value=0),
             guided_filter_eps=config.get_positive_float(SECTION, 'guided_filter_eps', default=3e-4),
+            weight_average=config.get_float(SECTION, 'weight_average', default=0.0),
         )
 
     def for_device(self, device) -> 'NetworkSettings':

@@ -2,7 +2,7 @@
 
 The cycle driver calls `run_network`; `main.py` is its command line. Output layout under out_path:
 
-    models/epoch_%05d.pt                 state dict + the settings it was trained with
+    models/epoch_%05d.pt                 state dict (with weight_average, the averaged weights) + settings
     results_pt/epoch_%05d/%05d.pt        softmax foreground probability, H x W x 1 float32, working size
     results_images/epoch_%05d/%05d.png   the same as a grey PNG at the original frame size
     stage.json                           the stage contract's record (ike_utils.stage)
@@ -29,6 +29,7 @@ from network_module.data import batches, confident_targets, load_video, pseudo_l
 from network_module.losses import segmentation_loss
 from network_module.model import ResNet_UNet
 from network_module.settings import NetworkSettings
+from network_module.weight_average import WeightAverage
 
 DEFAULT_SEED = 0  # the command lines seed every run (initial weights, batch order); None draws a fresh one
 
@@ -95,9 +96,10 @@ def train_step(model, optimizer, images, hard_labels, soft_labels, settings, dev
 
 
 def train_epoch(model, optimizer, frames, hard_labels, soft_labels, valid, settings, generator, device,
-                progress=None):
+                progress=None, average=None):
     """One pass over the shuffled video (last incomplete batch dropped), each batch augmented if the
-    settings say so (with `generator`, like the shuffling); returns the mean loss."""
+    settings say so (with `generator`, like the shuffling), the weights' moving `average` (a
+    WeightAverage or None) updated after every step; returns the mean loss."""
     model.train()
     losses = []
     for batch in batches(len(frames), settings.batch_size, generator):
@@ -106,6 +108,8 @@ def train_epoch(model, optimizer, frames, hard_labels, soft_labels, valid, setti
             batch_data = augment_batch(*batch_data, generator)
         images, hard, soft, batch_valid = batch_data
         losses.append(train_step(model, optimizer, images, hard, soft, settings, device, batch_valid))
+        if average is not None:
+            average.update(model)
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f'{losses[-1]:.4f}')
@@ -214,6 +218,7 @@ def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet
     else:
         generator.manual_seed(seed)
     optimizer = build_optimizer(model, settings)
+    average = WeightAverage(model, settings.weight_average) if settings.weight_average else None  # IKE+
     hard = hard.to(torch.uint8)  # a byte a pixel; the video stays on the CPU, each batch moves to the device
 
     losses = []
@@ -221,15 +226,16 @@ def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet
     with progress_bar(total=settings.n_epochs * n_steps, desc='network', unit='step', quiet=quiet) as progress:
         for epoch in range(1, settings.n_epochs + 1):
             losses.append(train_epoch(model, optimizer, frames, hard, soft, valid, settings, generator, device,
-                                      progress))
+                                      progress, average))
             if not math.isfinite(losses[-1]):
                 raise InputError(f'network training diverged (loss {losses[-1]} in epoch {epoch}); lower '
                                  f'[Network Module] learning_rate (now {settings.learning_rate:g})')
             note(f'network: epoch {epoch}/{settings.n_epochs}, mean loss {losses[-1]:.4f}', quiet)
             if epoch in settings.to_save_epochs:
-                probabilities = predict(model, frames, settings, device, quiet=quiet)
+                predictor = model if average is None else average.model  # what the checkpoint holds
+                probabilities = predict(predictor, frames, settings, device, quiet=quiet)
                 if settings.guided_filter_radius:  # IKE+
                     probabilities = refine_maps(video['files'], probabilities, settings.guided_filter_radius,
                                                 settings.guided_filter_eps)
-                save_epoch(out_path, epoch, model, probabilities, original_size, settings, losses[-1])
+                save_epoch(out_path, epoch, predictor, probabilities, original_size, settings, losses[-1])
     return {'n_frames': len(frames), 'mean_train_losses': losses}

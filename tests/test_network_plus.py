@@ -1,5 +1,5 @@
 """The network module's opt-in changes beyond the paper ([Network Module] label_band, augment,
-test_time_flip): what each computes, on tiny tensors and clips, and how bad values are refused."""
+test_time_flip, weight_average): what each computes, on tiny tensors and clips, and how bad values are refused."""
 import subprocess
 import sys
 from dataclasses import asdict, replace
@@ -189,3 +189,51 @@ def test_command_line_refuses_a_bad_option_with_exit_status_2(tmp_path, line):
     assert result.returncode == 2
     assert result.stderr.startswith('error: ') and result.stderr.count('\n') == 1
     assert line.split(' =')[0] in result.stderr and not (tmp_path / 'out').exists()
+
+
+# -- weight_average ------------------------------------------------------------------------------
+
+def test_weight_average_is_the_warmed_up_exponential_moving_average_by_hand():
+    from network_module.weight_average import WeightAverage
+    model = torch.nn.Linear(2, 1)
+    start = [p.detach().clone() for p in model.parameters()]
+    average = WeightAverage(model, decay=0.9)
+    expected = start
+    for step in range(1, 30):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.full_like(p, 0.1 * step))
+        average.update(model)
+        decay = min(0.9, (1 + step) / (10 + step))  # warm-up: 2/11, 3/12, ... until 0.9
+        expected = [decay * e + (1 - decay) * p.detach() for e, p in zip(expected, model.parameters())]
+    for got, want in zip(average.model.parameters(), expected):
+        assert torch.allclose(got, want, atol=1e-6)
+    assert not any(p.requires_grad for p in average.model.parameters())
+
+
+def test_weight_average_predictions_are_those_of_the_averaged_checkpoint(tmp_path):
+    """The saved predictions come from the averaged weights, which the checkpoint holds; they differ
+    from the last step's weights (the same seeded run without the average)."""
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
+    averaged = replace(TINY, n_epochs=3, to_save_epochs=(3,), weight_average=0.5)
+    folder = run_network(frames, pseudo, tmp_path / 'avg', averaged, 'cpu', seed=1, quiet=True)[0]
+    plain = run_network(frames, pseudo, tmp_path / 'plain', replace(averaged, weight_average=0.0), 'cpu',
+                        seed=1, quiet=True)[0]
+    model = ResNet_UNet(in_channels=3, out_channels=2, base_channels=8)
+    model.load_state_dict(torch.load(tmp_path / 'avg/models/epoch_00003.pt')['state_dict'])
+    from network_module.data import load_video
+    video, _, _ = load_video(frames, pseudo, 32, 64, min_frames=2)
+    again = predict(model, video, averaged, torch.device('cpu'))
+    for index in range(4):
+        saved = torch.load(folder / f'{index:05d}.pt')[:, :, 0]
+        assert torch.allclose(saved, again[index], atol=1e-5)
+        assert not torch.allclose(saved, torch.load(plain / f'{index:05d}.pt')[:, :, 0], atol=1e-3)
+
+
+@pytest.mark.parametrize('value', ['1', '-0.1', '1.5'])
+def test_weight_average_outside_zero_to_one_is_refused(value):
+    from tests.test_pixel_features import _config
+    text = f'[General]\nworking_h = 32\nworking_w = 64\n[Network Module]\nn_epochs = 1\nbatch_size = 1\n' \
+           f'learning_rate = 1e-3\nto_save_epochs = 1\nweight_average = {value}\n'
+    with pytest.raises(InputError, match='weight_average'):
+        NetworkSettings.from_config(_config(text))
