@@ -20,7 +20,7 @@ from evaluation.scores import format_table, write_csv, write_json
 from ike_utils.cli import ArgumentParser, run_cli
 from ike_utils.run_lock import check_out_file
 from ike_utils.errors import InputError
-from pipeline.layout import parse_stage, stage_masks, video_runs
+from pipeline.layout import parse_stage, stage_masks, stage_naming, video_runs
 
 
 def parse_args(argv=None):
@@ -38,8 +38,9 @@ def parse_args(argv=None):
     parser.add_argument('--dataset', default=DEFAULT_BENCHMARK, choices=list(BENCHMARKS),
                         help='the benchmark and its protocol (default: davis2016)')
     parser.add_argument('--results_named', default='index', choices=RESULT_NAMING,
-                        help='segtrackv2, youtube-objects(-v2.2): result masks named %%05d.png by frame index '
-                             '(as run_ike.py writes; default) or like the frame files (bmx_06668.png)')
+                        help='segtrackv2, youtube-objects(-v2.2), a folder of masks that is not a run_ike.py '
+                             'output: masks named %%05d.png by frame index (default) or like the frame files '
+                             '(bmx_06668.png); a run_ike.py output is read as it was written')
     parser.add_argument('--sequences', default='',
                         help='comma-separated sequence names (default: every sequence folder of --results)')
     parser.add_argument('--threshold', type=float, default=0.5,
@@ -84,8 +85,9 @@ def evaluate_run(args, runs, sequences):
         return records
     benchmark = open_benchmark(args.dataset, args.annotations)
     chosen = benchmark.sequences([run.name for run in runs])
-    records = [benchmark.score(sequence, stage_masks(run, *parse_stage(args.stage)), args.threshold,
-                               args.results_named) for sequence, run in zip(chosen, runs)]
+    stage = parse_stage(args.stage)
+    records = [benchmark.score(sequence, stage_masks(run, *stage), args.threshold, stage_naming(stage[0]))
+               for sequence, run in zip(chosen, runs)]
     print(f'{what}\n{format_results(benchmark, records)}')
     write_results(benchmark, records, args.csv, args.json)
     return records

@@ -14,10 +14,11 @@ from network_module.train import DEFAULT_SEED, run_network
 def main(args):
     use_cpu_threads(args)
     settings = NetworkSettings.from_config(load_config(args.config))
+    trained = []  # before_redo runs only when the stage is not skipped
     folders = run_network(args.frames_path, args.pseudo_gt_path, args.out_path, settings,
                           resolve_device(args.device), seed=args.seed, quiet=args.quiet,
-                          skip_if_done=not args.overwrite)
-    print(f'network: predictions in {folders[-1]}')
+                          skip_if_done=not args.overwrite, before_redo=lambda: trained.append(True))
+    print(f'network: predictions {"in" if trained else "already in (same inputs and settings)"} {folders[-1]}')
 
 
 if __name__ == '__main__':

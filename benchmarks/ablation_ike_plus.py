@@ -63,6 +63,10 @@ VARIANTS = {
         **V1['Network Module'], 'n_epochs': '8', 'to_save_epochs': '8'}}),
     'ike_plus with 8 epochs': ('ike_plus.ini', {'Network Module': {'n_epochs': '8', 'to_save_epochs': '8'}}),
     'ike_plus with width 8': ('ike_plus.ini', {'Network Module': {'base_channels': '8'}}),
+    'ike_plus with 8 epochs and weight average 0.98': ('ike_plus.ini', {'Network Module': {
+        'n_epochs': '8', 'to_save_epochs': '8', 'weight_average': '0.98'}}),
+    'ike_plus with 8 epochs of at least 23 steps and weight average 0.98': ('ike_plus.ini', {'Network Module': {
+        'n_epochs': '8', 'to_save_epochs': '8', 'weight_average': '0.98', 'min_epoch_steps': '23'}}),
 }
 CYCLES = 3
 

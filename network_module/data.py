@@ -104,8 +104,18 @@ def confident_targets(soft: torch.Tensor, low: float, high: float):
     return hard, hard.float(), foreground | (soft < low)
 
 
-def batches(n_items: int, batch_size: int, generator: torch.Generator):
-    """Shuffled index batches; the last incomplete batch is dropped (the reference's DataLoader)."""
-    order = torch.randperm(n_items, generator=generator)
+def steps_per_epoch(n_items: int, batch_size: int, min_steps: int = 0) -> int:
+    """Training steps of an epoch: one pass's full batches, or `min_steps` if that is more."""
+    return max(n_items // batch_size, min_steps)
+
+
+def batches(n_items: int, batch_size: int, generator: torch.Generator, min_steps: int = 0):
+    """Shuffled index batches; the last incomplete batch is dropped (the reference's DataLoader).
+    With `min_steps` above one pass's batches, further passes, each shuffled anew, follow until
+    there are `min_steps` batches (IKE+: a short video gets as many steps as a longer one)."""
     n_batches = n_items // batch_size
-    return list(order[: n_batches * batch_size].view(n_batches, batch_size))
+    found = []
+    while len(found) < steps_per_epoch(n_items, batch_size, min_steps):
+        order = torch.randperm(n_items, generator=generator)
+        found.extend(order[: n_batches * batch_size].view(n_batches, batch_size))
+    return found[:steps_per_epoch(n_items, batch_size, min_steps)]

@@ -29,6 +29,7 @@ class NetworkSettings:
     guided_filter_radius: int = 0  # > 0: the predictions guided-filtered with their frames (radius, pixels)
     guided_filter_eps: float = 3e-4  # the guided filter's regularisation (colours in [0, 1])
     weight_average: float = 0.0  # > 0: predict with the moving average of the weights, this decay per step
+    min_epoch_steps: int = 0  # an epoch has at least this many steps (short videos are passed over again)
 
     def __post_init__(self):
         for name in ('working_h', 'working_w'):
@@ -70,6 +71,7 @@ class NetworkSettings:
             guided_filter_radius=config.get_int(SECTION, 'guided_filter_radius', default=0, min_value=0),
             guided_filter_eps=config.get_positive_float(SECTION, 'guided_filter_eps', default=3e-4),
             weight_average=config.get_float(SECTION, 'weight_average', default=0.0),
+            min_epoch_steps=config.get_int(SECTION, 'min_epoch_steps', default=0, min_value=0),
         )
 
     def for_device(self, device) -> 'NetworkSettings':

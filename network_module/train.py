@@ -25,7 +25,8 @@ from ike_utils.images import save_soft_map_png
 from ike_utils.progress import note, progress_bar
 from ike_utils.stage import Stage, require_finite, run_stage
 from network_module.augment import augment_batch
-from network_module.data import batches, confident_targets, load_video, pseudo_label_name, training_targets
+from network_module.data import (batches, confident_targets, load_video, pseudo_label_name, steps_per_epoch,
+                                 training_targets)
 from network_module.losses import segmentation_loss
 from network_module.model import ResNet_UNet
 from network_module.settings import NetworkSettings
@@ -97,12 +98,13 @@ def train_step(model, optimizer, images, hard_labels, soft_labels, settings, dev
 
 def train_epoch(model, optimizer, frames, hard_labels, soft_labels, valid, settings, generator, device,
                 progress=None, average=None):
-    """One pass over the shuffled video (last incomplete batch dropped), each batch augmented if the
+    """One pass over the shuffled video (last incomplete batch dropped; more passes up to
+    settings.min_epoch_steps batches), each batch augmented if the
     settings say so (with `generator`, like the shuffling), the weights' moving `average` (a
     WeightAverage or None) updated after every step; returns the mean loss."""
     model.train()
     losses = []
-    for batch in batches(len(frames), settings.batch_size, generator):
+    for batch in batches(len(frames), settings.batch_size, generator, settings.min_epoch_steps):
         batch_data = (frames[batch], hard_labels[batch], soft_labels[batch], None if valid is None else valid[batch])
         if settings.augment:
             batch_data = augment_batch(*batch_data, generator)
@@ -194,10 +196,8 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
         video['frames'], video['soft'], video['original_size'] = load_video(
             frames_path, pseudo_gt_path, settings.working_h, settings.working_w, min_frames=settings.batch_size)
 
-    ran = run_stage(stage, lambda resume: _train(video, out_path, settings, device, seed, quiet),
-                    prepare=load, before_redo=before_redo, force=not skip_if_done)
-    if not ran and not quiet:
-        print(f'network: {out_path} already holds this run\'s results; skipping')
+    run_stage(stage, lambda resume: _train(video, out_path, settings, device, seed, quiet),
+              prepare=load, before_redo=before_redo, force=not skip_if_done)
     return [result_folder(out_path, epoch) for epoch in settings.to_save_epochs]
 
 
@@ -222,7 +222,7 @@ def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet
     hard = hard.to(torch.uint8)  # a byte a pixel; the video stays on the CPU, each batch moves to the device
 
     losses = []
-    n_steps = len(frames) // settings.batch_size
+    n_steps = steps_per_epoch(len(frames), settings.batch_size, settings.min_epoch_steps)
     with progress_bar(total=settings.n_epochs * n_steps, desc='network', unit='step', quiet=quiet) as progress:
         for epoch in range(1, settings.n_epochs + 1):
             losses.append(train_epoch(model, optimizer, frames, hard, soft, valid, settings, generator, device,

@@ -2,7 +2,8 @@
 
 A video's run folder holds cycle_K/graph/iter_N_images/ (the graph's soft maps, one saved folder
 per iteration), cycle_K/network/results_images/epoch_E/ (the network's) and final/masks/ (the
-delivered 0/255 masks). A stage's result is its last saved iteration or epoch, as the loop uses it.
+delivered 0/255 masks, named like the frames; the stages' PNGs are named %05d.png by frame
+position). A stage's result is its last saved iteration or epoch, as the loop uses it.
 """
 import re
 from pathlib import Path
@@ -26,6 +27,12 @@ def parse_stage(text: str):
 def _last_numbered(folder: Path, pattern: str):
     found = [(int(m.group(1)), p) for p in folder.glob('*') if p.is_dir() and (m := re.fullmatch(pattern, p.name))]
     return max(found)[1] if found else None
+
+
+def stage_naming(stage: str) -> str:
+    """How a stage's PNGs are named: 'frame' (like the frames) for the final masks, 'index' (%05d.png
+    by frame position) for the graph and network passes."""
+    return 'frame' if stage == 'final' else 'index'
 
 
 def stage_masks(run_dir, stage: str, cycle=None) -> Path:

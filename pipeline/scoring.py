@@ -5,6 +5,7 @@ from pathlib import Path
 from evaluation.davis import annotation_files, evaluate_frame_pairs
 from evaluation.scores import SequenceScores
 from ike_utils.atomic import atomic_file
+from pipeline.layout import stage_naming
 
 SCORES_NAME = 'scores.json'
 
@@ -30,13 +31,13 @@ def davis_stage_scorer(annotation_dir, frames, name: str, threshold: float = 0.5
 def score_run(out_path, stages, final_dir, score_stage) -> dict:
     """{label: record} for each (stage, cycle, soft PNG folder) of a run, written to scores.json;
     `score_stage(folder, naming)` scores one folder of PNG masks (a record with to_dict). The last
-    stage is scored on what the run delivers, final_dir/masks (named like the frames: naming
-    'frame'); the others on their soft maps (named by frame position: 'index')."""
+    stage is scored on what the run delivers, final_dir/masks; the others on their soft maps (each
+    named as pipeline.layout.stage_naming says)."""
     scores = {}
     for position, (stage, cycle, folder) in enumerate(stages):
         last = position == len(stages) - 1
         scores[stage_label(stage, cycle)] = score_stage(Path(final_dir) / 'masks' if last else folder,
-                                                        'frame' if last else 'index')
+                                                        stage_naming('final' if last else stage))
     with atomic_file(Path(out_path) / SCORES_NAME) as tmp:
         tmp.write_text(json.dumps({label: s.to_dict() for label, s in scores.items()}, indent=1) + '\n')
     return scores

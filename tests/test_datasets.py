@@ -361,3 +361,23 @@ def test_davis_paper_table_is_the_mean_over_videos_per_stage():
     assert header == ['stage', 'J&F mean', 'J mean', 'J recall', 'J decay', 'F mean', 'F recall', 'F decay']
     assert rows == [['graph 1', pytest.approx(0.5), pytest.approx(0.4), 0.5, pytest.approx(0.2), pytest.approx(0.6),
                      0.5, pytest.approx(0.1)]]
+
+
+def test_segtrack_run_folder_is_read_as_run_ike_wrote_it(tmp_path):
+    """A run_ike.py output of a video whose frames are named duo_00000.png: its final masks are named
+    like the frames, its graph pass's PNGs by position; evaluate.py finds both without --results_named."""
+    import evaluate
+    results, expected = segtrack(tmp_path / 'st')
+    run = tmp_path / 'run' / 'duo'
+    graph = run / 'cycle_1' / 'graph' / 'iter_19_images'
+    (run / 'final' / 'masks').mkdir(parents=True)
+    graph.mkdir(parents=True)
+    for index in range(3):
+        mask = cv2.imread(str(results / 'duo' / f'{index:05d}.png'), cv2.IMREAD_GRAYSCALE)
+        cv2.imwrite(str(run / 'final' / 'masks' / f'duo_{index:05d}.png'), mask)
+        cv2.imwrite(str(graph / f'{index:05d}.png'), 255 - mask if index == 2 else mask)
+    args = ['--dataset', 'segtrackv2', '--results', str(tmp_path / 'run'), '--annotations',
+            str(tmp_path / 'st' / 'GroundTruth'), '--quiet']
+    assert evaluate.main(args)[0].iou_per_frame == expected['duo']
+    assert evaluate.main(args + ['--stage', 'graph1'])[0].iou_per_frame[:2] == expected['duo'][:2]
+    assert evaluate.main(args + ['--stage', 'graph1'])[0].iou_per_frame[2] < 1

@@ -237,3 +237,31 @@ def test_weight_average_outside_zero_to_one_is_refused(value):
            f'learning_rate = 1e-3\nto_save_epochs = 1\nweight_average = {value}\n'
     with pytest.raises(InputError, match='weight_average'):
         NetworkSettings.from_config(_config(text))
+
+
+# -- min_epoch_steps -----------------------------------------------------------------------------
+
+def test_min_epoch_steps_passes_over_a_short_video_again_each_pass_shuffled_anew():
+    from network_module.data import batches
+    def same(first, second):
+        return len(first) == len(second) and all(torch.equal(a, b) for a, b in zip(first, second))
+
+    reference = batches(5, 2, torch.Generator().manual_seed(3))  # one pass: 2 batches, one frame left out
+    assert same(batches(5, 2, torch.Generator().manual_seed(3), min_steps=0), reference)
+    assert same(batches(5, 2, torch.Generator().manual_seed(3), min_steps=2), reference)
+    generator = torch.Generator().manual_seed(3)
+    passes = [torch.randperm(5, generator=generator)[:4].view(2, 2) for _ in range(3)]
+    expected = [batch for one_pass in passes for batch in one_pass][:5]
+    got = batches(5, 2, torch.Generator().manual_seed(3), min_steps=5)
+    assert same(got, expected) and same(got[:2], reference)
+
+
+def test_min_epoch_steps_sets_the_steps_of_every_epoch_of_a_run(tmp_path):
+    from network_helpers import record_training_batches
+    from network_module.data import load_video
+    frames, pseudo, _ = make_clip(tmp_path, n_frames=4)
+    images = load_video(frames, pseudo, 32, 64, min_frames=1)[0]
+    with record_training_batches(images) as seen:
+        run_network(frames, pseudo, tmp_path / 'out', replace(TINY, min_epoch_steps=5), 'cpu', seed=0, quiet=True)
+    assert len(seen) == 2 * 5  # 2 epochs of 5 steps, where one pass over 4 frames has 2 batches of 2
+    assert all(sorted(sum(seen[i:i + 2], [])) == [0, 1, 2, 3] for i in (0, 2, 5, 7))  # each pass: every frame once

@@ -229,6 +229,10 @@ def test_command_line_run(tmp_path):
     assert result.stdout == f'network: predictions in {tmp_path / "out" / "results_pt" / "epoch_00002"}\n'
     assert len(list((tmp_path / 'out' / 'results_pt' / 'epoch_00002').glob('*.pt'))) == 4
     assert not (tmp_path / 'out' / 'results_pt' / 'epoch_00001').exists()
+    again = _main('--frames_path', frames, '--pseudo_gt_path', pseudo, '--out_path', tmp_path / 'out',
+                  '--config_file', config, '--device', 'cpu', '--seed', 1, '--quiet')
+    assert again.returncode == 0 and again.stdout == (
+        f'network: predictions already in (same inputs and settings) {tmp_path / "out" / "results_pt" / "epoch_00002"}\n')
 
 
 def test_command_line_bad_input_is_one_line_and_exit_status_2(tmp_path):
