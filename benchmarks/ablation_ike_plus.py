@@ -41,10 +41,12 @@ DATASETS = {
                      for v in ('birdfall', 'cheetah', 'girl', 'monkeydog', 'parachute')],
 }
 SMALL = {'General': {'working_h': '112', 'working_w': '208'}}
+# the network of the third session's preset: 15 epochs of one pass each, the last step's weights
+FIFTEEN_EPOCHS = {'n_epochs': '15', 'to_save_epochs': '15', 'weight_average': '0', 'min_epoch_steps': '0'}
 # the preset as the first two sessions left it: without the test-time flip and the guided filter
-V1 = {'Network Module': {'test_time_flip': 'false', 'guided_filter_radius': '0'},
+V1 = {'Network Module': {**FIFTEEN_EPOCHS, 'test_time_flip': 'false', 'guided_filter_radius': '0'},
       'Graph Module': {'guided_filter_radius': '0'}}
-# name -> (base config, {section: {key: value}}); 'ike_plus' is the preset itself
+# name -> (base config, {section: {key: value}}); 'ike_plus (all)' is the preset itself
 VARIANTS = {
     'faithful (cpu.ini)': ('cpu.ini', {}),
     'working size 112x208': ('cpu.ini', SMALL),
@@ -55,18 +57,23 @@ VARIANTS = {
         'learning_rate': '0.001', 'n_epochs': '15', 'to_save_epochs': '15'}}),
     'ike_plus v1 (no flip and no guided filter)': ('ike_plus.ini', V1),
     'ike_plus v1 + test-time flip': ('ike_plus.ini', {'Graph Module': {'guided_filter_radius': '0'},
-                                                      'Network Module': {'guided_filter_radius': '0'}}),
-    'ike_plus with the guided filter on the graph only': ('ike_plus.ini', {'Network Module': {'guided_filter_radius': '0'}}),
+                                                      'Network Module': {**FIFTEEN_EPOCHS, 'guided_filter_radius': '0'}}),
+    'ike_plus with the guided filter on the graph only': ('ike_plus.ini', {'Network Module': {
+        **FIFTEEN_EPOCHS, 'guided_filter_radius': '0'}}),
+    'ike_plus with the guided filter on both (15 epochs)': ('ike_plus.ini', {'Network Module': FIFTEEN_EPOCHS}),
+    'ike_plus with 8 epochs of at least 23 steps': ('ike_plus.ini', {'Network Module': {
+        'n_epochs': '8', 'to_save_epochs': '8', 'weight_average': '0'}}),
+    'ike_plus with 8 epochs of at least 23 steps and weight average 0.98': ('ike_plus.ini', {'Network Module': {
+        'n_epochs': '8', 'to_save_epochs': '8'}}),
     'ike_plus (all)': ('ike_plus.ini', {}),
     # candidates not in the preset (README, "What we tried")
     'ike_plus v1 with 8 epochs': ('ike_plus.ini', {'Graph Module': V1['Graph Module'], 'Network Module': {
         **V1['Network Module'], 'n_epochs': '8', 'to_save_epochs': '8'}}),
-    'ike_plus with 8 epochs': ('ike_plus.ini', {'Network Module': {'n_epochs': '8', 'to_save_epochs': '8'}}),
-    'ike_plus with width 8': ('ike_plus.ini', {'Network Module': {'base_channels': '8'}}),
+    'ike_plus with 8 epochs': ('ike_plus.ini', {'Network Module': {**FIFTEEN_EPOCHS, 'n_epochs': '8',
+                                                                  'to_save_epochs': '8'}}),
     'ike_plus with 8 epochs and weight average 0.98': ('ike_plus.ini', {'Network Module': {
-        'n_epochs': '8', 'to_save_epochs': '8', 'weight_average': '0.98'}}),
-    'ike_plus with 8 epochs of at least 23 steps and weight average 0.98': ('ike_plus.ini', {'Network Module': {
-        'n_epochs': '8', 'to_save_epochs': '8', 'weight_average': '0.98', 'min_epoch_steps': '23'}}),
+        **FIFTEEN_EPOCHS, 'n_epochs': '8', 'to_save_epochs': '8', 'weight_average': '0.98'}}),
+    'ike_plus with width 8': ('ike_plus.ini', {'Network Module': {**FIFTEEN_EPOCHS, 'base_channels': '8'}}),
 }
 CYCLES = 3
 

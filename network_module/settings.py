@@ -8,6 +8,7 @@ from ike_utils.errors import InputError
 
 SECTION = 'Network Module'
 PRECISIONS = ('fp32', 'bf16', 'auto')  # auto: bf16 where the device computes it natively, else fp32
+ADDED_LATER = ('weight_average', 'min_epoch_steps')  # not in the records of older runs when off
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,10 @@ class NetworkSettings:
         return self
 
     def as_dict(self) -> dict:
-        """Plain values (for checkpoints and the done-marker)."""
-        values = asdict(self)
+        """Plain values (for checkpoints and the done-marker). Keys added after runs were recorded are
+        left out while off, so that those runs stay done (a rerun skips them) after an update."""
+        values = {k: v for k, v in asdict(self).items()
+                  if not (k in ADDED_LATER and v == self.__dataclass_fields__[k].default)}
         values['to_save_epochs'] = list(self.to_save_epochs)
         values['label_band'] = list(self.label_band)
         return values

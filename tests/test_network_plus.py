@@ -172,11 +172,11 @@ def test_options_are_off_in_the_paper_configs_and_the_preset_changes_only_its_ke
     plus = asdict(NetworkSettings.from_config(load_config(REPO / 'configs/ike_plus.ini')))
     for name in ('config.ini', 'configs/cpu.ini'):
         settings = NetworkSettings.from_config(load_config(REPO / name))
-        assert (settings.label_band, settings.augment, settings.test_time_flip, settings.guided_filter_radius) == (
-            (), False, False, 0)
+        assert (settings.label_band, settings.augment, settings.test_time_flip, settings.guided_filter_radius,
+                settings.weight_average, settings.min_epoch_steps) == ((), False, False, 0, 0, 0)
     assert {k: v for k, v in plus.items() if cpu[k] != v} == {
-        'working_h': 112, 'working_w': 208, 'learning_rate': 1e-3, 'n_epochs': 15, 'to_save_epochs': (15,),
-        'test_time_flip': True, 'guided_filter_radius': 8}
+        'working_h': 112, 'working_w': 208, 'learning_rate': 1e-3, 'n_epochs': 6, 'to_save_epochs': (6,),
+        'test_time_flip': True, 'guided_filter_radius': 8, 'weight_average': 0.98, 'min_epoch_steps': 23}
 
 
 @pytest.mark.parametrize('line', ['label_band = 0.7, 0.3', 'augment = sometimes'])
@@ -265,3 +265,12 @@ def test_min_epoch_steps_sets_the_steps_of_every_epoch_of_a_run(tmp_path):
         run_network(frames, pseudo, tmp_path / 'out', replace(TINY, min_epoch_steps=5), 'cpu', seed=0, quiet=True)
     assert len(seen) == 2 * 5  # 2 epochs of 5 steps, where one pass over 4 frames has 2 batches of 2
     assert all(sorted(sum(seen[i:i + 2], [])) == [0, 1, 2, 3] for i in (0, 2, 5, 7))  # each pass: every frame once
+
+
+def test_keys_added_later_leave_the_record_of_a_run_without_them_unchanged():
+    """A finished run recorded before weight_average and min_epoch_steps existed stays done: while
+    off they are not in the settings record; when on, they are."""
+    record = TINY.as_dict()
+    assert 'weight_average' not in record and 'min_epoch_steps' not in record
+    assert replace(TINY, weight_average=0.9).as_dict()['weight_average'] == 0.9
+    assert replace(TINY, min_epoch_steps=4).as_dict()['min_epoch_steps'] == 4
