@@ -66,6 +66,7 @@ VARIANTS = {
     'ike_plus with 8 epochs of at least 23 steps and weight average 0.98': ('ike_plus.ini', {'Network Module': {
         'n_epochs': '8', 'to_save_epochs': '8'}}),
     'ike_plus (all)': ('ike_plus.ini', {}),
+    'ike_plus without the weight average': ('ike_plus.ini', {'Network Module': {'weight_average': '0'}}),
     # candidates not in the preset (README, "What we tried")
     'ike_plus v1 with 8 epochs': ('ike_plus.ini', {'Graph Module': V1['Graph Module'], 'Network Module': {
         **V1['Network Module'], 'n_epochs': '8', 'to_save_epochs': '8'}}),
