@@ -113,9 +113,9 @@ def batches(n_items: int, batch_size: int, generator: torch.Generator, min_steps
     """Shuffled index batches; the last incomplete batch is dropped (the reference's DataLoader).
     With `min_steps` above one pass's batches, further passes, each shuffled anew, follow until
     there are `min_steps` batches (IKE+: a short video gets as many steps as a longer one)."""
-    n_batches = n_items // batch_size
+    n_batches, wanted = n_items // batch_size, steps_per_epoch(n_items, batch_size, min_steps)
     found = []
-    while len(found) < steps_per_epoch(n_items, batch_size, min_steps):
+    while len(found) < wanted:
         order = torch.randperm(n_items, generator=generator)
         found.extend(order[: n_batches * batch_size].view(n_batches, batch_size))
-    return found[:steps_per_epoch(n_items, batch_size, min_steps)]
+    return found[:wanted]

@@ -99,9 +99,9 @@ def train_step(model, optimizer, images, hard_labels, soft_labels, settings, dev
 def train_epoch(model, optimizer, frames, hard_labels, soft_labels, valid, settings, generator, device,
                 progress=None, average=None):
     """One pass over the shuffled video (last incomplete batch dropped; more passes up to
-    settings.min_epoch_steps batches), each batch augmented if the
-    settings say so (with `generator`, like the shuffling), the weights' moving `average` (a
-    WeightAverage or None) updated after every step; returns the mean loss."""
+    settings.min_epoch_steps batches), each batch augmented if the settings say so (with
+    `generator`, like the shuffling), the weights' moving `average` (a WeightAverage or None)
+    updated after every step; returns the mean loss."""
     model.train()
     losses = []
     for batch in batches(len(frames), settings.batch_size, generator, settings.min_epoch_steps):
