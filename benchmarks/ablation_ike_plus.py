@@ -75,6 +75,13 @@ VARIANTS = {
     'ike_plus with 8 epochs and weight average 0.98': ('ike_plus.ini', {'Network Module': {
         **FIFTEEN_EPOCHS, 'n_epochs': '8', 'to_save_epochs': '8', 'weight_average': '0.98'}}),
     'ike_plus with width 8': ('ike_plus.ini', {'Network Module': {**FIFTEEN_EPOCHS, 'base_channels': '8'}}),
+    'ike_plus + cue blend 0.5': ('ike_plus.ini', {'Graph Module': {'cue_blend': '0.5'}}),
+    'ike_plus + flip augmentation': ('ike_plus.ini', {'Network Module': {'augment': 'true', 'augment_min_crop': '1'}}),
+    'ike_plus + warm start (3 epochs)': ('ike_plus.ini', {'Network Module': {'warm_start_epochs': '3'}}),
+    'ike_plus + cue blend 0.5 and warm start (3 epochs)': ('ike_plus.ini', {
+        'Graph Module': {'cue_blend': '0.5'}, 'Network Module': {'warm_start_epochs': '3'}}),
+    'ike_plus + cue blend 0.5 and flip augmentation': ('ike_plus.ini', {
+        'Graph Module': {'cue_blend': '0.5'}, 'Network Module': {'augment': 'true', 'augment_min_crop': '1'}}),
 }
 CYCLES = 3
 

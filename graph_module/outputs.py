@@ -1,6 +1,5 @@
 """The graph stage's outputs: .pt maps at working size and PNGs at the original size, one pair of
 folders per saved iteration, and the stage contract (ike_utils.stage) that says when they are current."""
-import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -51,10 +50,7 @@ def graph_stage(frames, of_path, out_path, settings: GraphSettings) -> Stage:
     outputs = tuple(name for k in settings.to_save_iterations for name in (f'iter_{k}', f'iter_{k}_images'))
     inputs = {'frames': list(frames), 'flow': list(flow_folders(of_path)),
               'features': [Path(p) for p in settings.features_paths]}
-    recorded = dataclasses.asdict(settings)
-    recorded['features_paths'] = len(settings.features_paths)  # the folders themselves are inputs
-    del recorded['feature_cache_mib']  # changes the time, not the outputs
-    return Stage('graph', Path(out_path), inputs, recorded, outputs, content_inputs=('frames',))
+    return Stage('graph', Path(out_path), inputs, settings.recorded_values(), outputs, content_inputs=('frames',))
 
 
 def run_graph_stage(frames_path, of_path, out_path, settings: GraphSettings, device, quiet=False,

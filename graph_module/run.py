@@ -21,6 +21,13 @@ from ike_utils.progress import note, progress_bar
 SETUP_STEPS = 3  # inputs, chains and features, regression
 
 
+def blend_network_map(maps, network_map, weight: float):
+    """IKE+ (`cue_blend`): (1 - weight) graph + weight network, both n x N in [0, 1]. The graph's map
+    is a linear function of the node features, smoothed along the chains: the blend keeps some of
+    the network's sharper, appearance-based answer in what the next network learns from."""
+    return maps.mul(1 - weight).add_(network_map, alpha=weight)
+
+
 def _sync(device):
     if device.type == 'cuda':
         import torch
@@ -78,6 +85,9 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
         if settings.motion_prior:
             prior = motion_prior(pixel_maps['relative_motion'], settings.motion_prior)
         del pixels, pixel_maps
+    network_map = None
+    if settings.cue_blend and cues is not None:  # IKE+: the network's own map, blended into the output
+        network_map = cues.mean(dim=1).reshape(n_frames, height * width)
     builder = GraphBuilder(n_frames, height, width, settings.sigma, blocks, device,
                            settings.feature_cache_mib * 2 ** 20)
     builder.build(fwd_flows, bwd_flows)
@@ -120,5 +130,7 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     if settings.guided_filter_radius:  # IKE+
         maps = refine_maps(frames, maps.view(n_frames, height, width), settings.guided_filter_radius,
                            settings.guided_filter_eps)
+    if network_map is not None:
+        maps = blend_network_map(maps.reshape(n_frames, -1), network_map, settings.cue_blend)
     save(settings.n_iterations - 1, maps)
     return timings

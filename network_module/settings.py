@@ -8,7 +8,7 @@ from ike_utils.errors import InputError
 
 SECTION = 'Network Module'
 PRECISIONS = ('fp32', 'bf16', 'auto')  # auto: bf16 where the device computes it natively, else fp32
-ADDED_LATER = ('weight_average', 'min_epoch_steps')  # not in the records of older runs when off
+ADDED_LATER = ('weight_average', 'min_epoch_steps', 'augment_min_crop', 'warm_start_epochs')  # not in the records of older runs when off
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,13 @@ class NetworkSettings:
     # opt-in changes beyond the paper (README, "Beyond the paper"); the defaults are the reference
     label_band: tuple = ()  # (low, high): train on soft >= high (object) and soft < low (background) only
     augment: bool = False  # random horizontal flip and crop-and-resize of every training image
+    augment_min_crop: float = 0.7  # the smallest crop of augment (a fraction of height and width); 1 = flips only
     test_time_flip: bool = False  # predict the mean of the frame's and its mirror image's probability
     guided_filter_radius: int = 0  # > 0: the predictions guided-filtered with their frames (radius, pixels)
     guided_filter_eps: float = 3e-4  # the guided filter's regularisation (colours in [0, 1])
     weight_average: float = 0.0  # > 0: predict with the moving average of the weights, this decay per step
     min_epoch_steps: int = 0  # an epoch has at least this many steps (short videos are passed over again)
+    warm_start_epochs: int = 0  # > 0: a later cycle's network starts from the last one's weights, this many epochs
 
     def __post_init__(self):
         for name in ('working_h', 'working_w'):
@@ -68,12 +70,20 @@ class NetworkSettings:
             channels_last=config.get_bool(SECTION, 'channels_last', default=False),
             label_band=config.get_float_list(SECTION, 'label_band', default=()),
             augment=config.get_bool(SECTION, 'augment', default=False),
+            augment_min_crop=config.get_float(SECTION, 'augment_min_crop', default=0.7, min_value=0.05,
+                                              max_value=1.0),
             test_time_flip=config.get_bool(SECTION, 'test_time_flip', default=False),
             guided_filter_radius=config.get_int(SECTION, 'guided_filter_radius', default=0, min_value=0),
             guided_filter_eps=config.get_positive_float(SECTION, 'guided_filter_eps', default=3e-4),
             weight_average=config.get_float(SECTION, 'weight_average', default=0.0),
             min_epoch_steps=config.get_int(SECTION, 'min_epoch_steps', default=0, min_value=0),
+            warm_start_epochs=config.get_int(SECTION, 'warm_start_epochs', default=0, min_value=0),
         )
+
+    def warm_started(self) -> 'NetworkSettings':
+        """The settings of a network that goes on from an earlier cycle's weights (IKE+,
+        warm_start_epochs > 0): it trains warm_start_epochs epochs and saves the last."""
+        return replace(self, n_epochs=self.warm_start_epochs, to_save_epochs=(self.warm_start_epochs,))
 
     def for_device(self, device) -> 'NetworkSettings':
         """These settings with precision = auto made bf16 or fp32 for `device` (what the stage records

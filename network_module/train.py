@@ -49,6 +49,11 @@ def image_folder(out_path, epoch: int) -> Path:
     return Path(out_path) / 'results_images' / epoch_name(epoch)
 
 
+def checkpoint_path(out_path, epoch: int) -> Path:
+    """The checkpoint of an epoch (the weights that made its predictions)."""
+    return Path(out_path) / 'models' / f'{epoch_name(epoch)}.pt'
+
+
 def build_model(settings: NetworkSettings, device: torch.device) -> ResNet_UNet:
     model = ResNet_UNet(in_channels=3, out_channels=2, base_channels=settings.base_channels).to(device)
     if settings.channels_last:
@@ -107,7 +112,7 @@ def train_epoch(model, optimizer, frames, hard_labels, soft_labels, valid, setti
     for batch in batches(len(frames), settings.batch_size, generator, settings.min_epoch_steps):
         batch_data = (frames[batch], hard_labels[batch], soft_labels[batch], None if valid is None else valid[batch])
         if settings.augment:
-            batch_data = augment_batch(*batch_data, generator)
+            batch_data = augment_batch(*batch_data, generator, settings.augment_min_crop)
         images, hard, soft, batch_valid = batch_data
         losses.append(train_step(model, optimizer, images, hard, soft, settings, device, batch_valid))
         if average is not None:
@@ -156,26 +161,32 @@ def save_epoch(out_path, epoch, model, probabilities, original_size, settings, m
             save_soft_map_png(folder / ('%05d.png' % index), probability, height, width)
     checkpoint = {'state_dict': {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
                   'settings': settings.as_dict(), 'epoch': epoch, 'mean_train_loss': mean_loss}
-    with atomic_file(out_path / 'models' / f'{name}.pt') as tmp:
+    with atomic_file(checkpoint_path(out_path, epoch)) as tmp:
         save_tensor(checkpoint, tmp)
     with atomic_dir(result_folder(out_path, epoch)) as folder:
         for index, probability in enumerate(probabilities):
             save_tensor(probability[:, :, None].clone(), folder / pseudo_label_name(index))
 
 
-def network_stage(frames, pseudo_gt_path, out_path, settings: NetworkSettings, seed=None) -> Stage:
-    """The network stage's contract: frames and pseudo labels in, every saved epoch's files out."""
+def network_stage(frames, pseudo_gt_path, out_path, settings: NetworkSettings, seed=None,
+                  initial_weights=None) -> Stage:
+    """The network stage's contract: frames, pseudo labels (and the checkpoint it starts from, if
+    any) in, every saved epoch's files out."""
     outputs = tuple(name for epoch in settings.to_save_epochs
                     for name in (f'models/{epoch_name(epoch)}.pt', f'results_pt/{epoch_name(epoch)}',
                                  f'results_images/{epoch_name(epoch)}'))
-    return Stage('network', Path(out_path), inputs={'frames': list(frames), 'pseudo_gt': [Path(pseudo_gt_path)]},
-                 settings={**settings.as_dict(), 'seed': seed}, outputs=outputs, content_inputs=('frames',))
+    inputs = {'frames': list(frames), 'pseudo_gt': [Path(pseudo_gt_path)]}
+    if initial_weights is not None:
+        inputs['initial_weights'] = [Path(initial_weights)]
+    return Stage('network', Path(out_path), inputs=inputs, settings={**settings.as_dict(), 'seed': seed},
+                 outputs=outputs, content_inputs=('frames',))
 
 
 def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings, device,
-                seed=None, quiet=False, skip_if_done=True, before_redo=None):
-    """Train a fresh network on one video's pseudo labels; write checkpoints and predictions for every
-    epoch of settings.to_save_epochs. Returns the result folders (`results_pt/epoch_%05d`), in epoch
+                seed=None, quiet=False, skip_if_done=True, before_redo=None, initial_weights=None):
+    """Train a fresh network on one video's pseudo labels (or, IKE+, go on from the checkpoint
+    `initial_weights` of an earlier cycle); write checkpoints and predictions for every epoch of
+    settings.to_save_epochs. Returns the result folders (`results_pt/epoch_%05d`), in epoch
     order; the last one is what the next graph cycle takes.
 
     With `skip_if_done`, a finished run of the same inputs, settings and seed is not redone (the
@@ -188,10 +199,12 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
             raise InputError(f'[Network Module] precision = bf16 needs a GPU with bfloat16 support, which '
                              f'{torch.cuda.get_device_name(device)} lacks; use precision = fp32')
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
-    stage = network_stage(list_frames(frames_path), pseudo_gt_path, out_path, settings, seed)
+    stage = network_stage(list_frames(frames_path), pseudo_gt_path, out_path, settings, seed, initial_weights)
     video = {}
 
     def load():  # every input checked before anything is written
+        if initial_weights is not None:
+            video['initial_weights'] = load_weights(initial_weights)
         video['files'] = list_frames(frames_path)
         video['frames'], video['soft'], video['original_size'] = load_video(
             frames_path, pseudo_gt_path, settings.working_h, settings.working_w, min_frames=settings.batch_size)
@@ -199,6 +212,16 @@ def run_network(frames_path, pseudo_gt_path, out_path, settings: NetworkSettings
     run_stage(stage, lambda resume: _train(video, out_path, settings, device, seed, quiet),
               prepare=load, before_redo=before_redo, force=not skip_if_done)
     return [result_folder(out_path, epoch) for epoch in settings.to_save_epochs]
+
+
+def load_weights(path) -> dict:
+    """The state dict of a checkpoint written by save_epoch, checked to be one."""
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+        return checkpoint['state_dict']
+    except Exception as error:  # torch.load raises many kinds (pickle, zip, runtime); all mean the same here
+        raise InputError(f'checkpoint {path} cannot be read as a network checkpoint ({type(error).__name__}); '
+                         f'point it at OUT/models/epoch_%05d.pt of a finished network run') from None
 
 
 def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet) -> dict:
@@ -212,6 +235,12 @@ def _train(video: dict, out_path, settings: NetworkSettings, device, seed, quiet
         if seed is not None:
             torch.manual_seed(seed)
         model = build_model(settings, device)
+    if 'initial_weights' in video:  # IKE+ warm start: where the last cycle's network ended
+        try:
+            model.load_state_dict(video.pop('initial_weights'))
+        except RuntimeError:
+            raise InputError(f'the checkpoint to start from does not fit this network ([Network Module] '
+                             f'base_channels = {settings.base_channels}); train it with the same settings') from None
     generator = torch.Generator()
     if seed is None:
         generator.seed()

@@ -26,7 +26,7 @@ from ike_utils.repo import DEFAULT_RAFT_CHECKPOINT
 from ike_utils.run_lock import folder_lock
 from ike_utils.stage import invalidate
 from network_module.settings import NetworkSettings
-from network_module.train import DEFAULT_SEED, image_folder, run_network
+from network_module.train import DEFAULT_SEED, checkpoint_path, image_folder, run_network
 from optical_flow.extract import extract_flows, max_motion
 from pipeline.final import write_empty_final, write_final
 from pipeline.provenance import write_run_record
@@ -133,7 +133,7 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
             _update_timings(out_path / 'timings.json', seconds)
             return {'stages': [], 'final': final_dir, 'frames': files, 'seconds': seconds}
 
-        features = ()
+        features, last_checkpoint = (), None
         for cycle in range(1, options.cycles + 1):
             graph_dir = out_path / f'cycle_{cycle}' / 'graph'
             settings = graph_settings(config, features)
@@ -144,10 +144,15 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
             if cycle == options.cycles:
                 break
             network_dir = out_path / f'cycle_{cycle}' / 'network'
+            # the first network starts from scratch (its record then does not depend on warm_start_epochs)
+            cycle_settings, initial_weights = dataclasses.replace(network_settings, warm_start_epochs=0), None
+            if network_settings.warm_start_epochs and last_checkpoint:  # IKE+: go on from the last network
+                cycle_settings, initial_weights = network_settings.warm_started(), last_checkpoint
             folders = run_stage_of_loop(f'cycle {cycle} network', network_dir, lambda before_redo: run_network(
-                frames_path, soft_pt, network_dir, network_settings, device, seed=options.seed, quiet=quiet,
-                before_redo=before_redo))
-            stages.append(('network', cycle, image_folder(network_dir, network_settings.to_save_epochs[-1])))
+                frames_path, soft_pt, network_dir, cycle_settings, device, seed=options.seed, quiet=quiet,
+                before_redo=before_redo, initial_weights=initial_weights))
+            stages.append(('network', cycle, image_folder(network_dir, cycle_settings.to_save_epochs[-1])))
+            last_checkpoint = checkpoint_path(network_dir, cycle_settings.to_save_epochs[-1])
             features = (folders[-1],)
 
         final_dir = write_final(files, soft_pt, soft_png, plan[-1], original_size, options.threshold)
