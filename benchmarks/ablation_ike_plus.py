@@ -46,6 +46,25 @@ FIFTEEN_EPOCHS = {'n_epochs': '15', 'to_save_epochs': '15', 'weight_average': '0
 # the preset as the first two sessions left it: without the test-time flip and the guided filter
 V1 = {'Network Module': {**FIFTEEN_EPOCHS, 'test_time_flip': 'false', 'guided_filter_radius': '0'},
       'Graph Module': {'guided_filter_radius': '0'}}
+# the preset as the fourth session left it: no cue blend, every network from scratch
+FOURTH_SESSION = {'Graph Module': {'cue_blend': '0'}, 'Network Module': {'warm_start_epochs': '0'}}
+
+
+def merged(*changes):
+    """The union of {section: {key: value}} changes, later ones winning."""
+    out = {}
+    for change in changes:
+        for section, values in change.items():
+            out.setdefault(section, {}).update(values)
+    return out
+
+
+def earlier(changes):
+    """A variant measured before the fifth session: the preset of then, with `changes`."""
+    return ('ike_plus.ini', merged(FOURTH_SESSION, changes))
+
+
+FLIPS_ONLY = {'Network Module': {'augment': 'true', 'augment_min_crop': '1'}}
 # name -> (base config, {section: {key: value}}); 'ike_plus (all)' is the preset itself
 VARIANTS = {
     'faithful (cpu.ini)': ('cpu.ini', {}),
@@ -55,33 +74,33 @@ VARIANTS = {
     '+ motion prior': ('cpu.ini', {**SMALL, 'Graph Module': {'motion_prior': '0.1'}}),
     '+ learning rate 1e-3 and 15 epochs': ('cpu.ini', {**SMALL, 'Network Module': {
         'learning_rate': '0.001', 'n_epochs': '15', 'to_save_epochs': '15'}}),
-    'ike_plus v1 (no flip and no guided filter)': ('ike_plus.ini', V1),
-    'ike_plus v1 + test-time flip': ('ike_plus.ini', {'Graph Module': {'guided_filter_radius': '0'},
-                                                      'Network Module': {**FIFTEEN_EPOCHS, 'guided_filter_radius': '0'}}),
-    'ike_plus with the guided filter on the graph only': ('ike_plus.ini', {'Network Module': {
+    'ike_plus v1 (no flip and no guided filter)': earlier(V1),
+    'ike_plus v1 + test-time flip': earlier({'Graph Module': {'guided_filter_radius': '0'},
+                                             'Network Module': {**FIFTEEN_EPOCHS, 'guided_filter_radius': '0'}}),
+    'ike_plus with the guided filter on the graph only': earlier({'Network Module': {
         **FIFTEEN_EPOCHS, 'guided_filter_radius': '0'}}),
-    'ike_plus with the guided filter on both (15 epochs)': ('ike_plus.ini', {'Network Module': FIFTEEN_EPOCHS}),
-    'ike_plus with 8 epochs of at least 23 steps': ('ike_plus.ini', {'Network Module': {
+    'ike_plus with the guided filter on both (15 epochs)': earlier({'Network Module': FIFTEEN_EPOCHS}),
+    'ike_plus with 8 epochs of at least 23 steps': earlier({'Network Module': {
         'n_epochs': '8', 'to_save_epochs': '8', 'weight_average': '0'}}),
-    'ike_plus with 8 epochs of at least 23 steps and weight average 0.98': ('ike_plus.ini', {'Network Module': {
+    'ike_plus with 8 epochs of at least 23 steps and weight average 0.98': earlier({'Network Module': {
         'n_epochs': '8', 'to_save_epochs': '8'}}),
+    'ike_plus (fourth session)': earlier({}),
+    'ike_plus (fourth session) without the weight average': earlier({'Network Module': {'weight_average': '0'}}),
+    'ike_plus without the warm start': ('ike_plus.ini', {'Network Module': {'warm_start_epochs': '0'}}),
+    'ike_plus without the cue blend': ('ike_plus.ini', {'Graph Module': {'cue_blend': '0'}}),
     'ike_plus (all)': ('ike_plus.ini', {}),
-    'ike_plus without the weight average': ('ike_plus.ini', {'Network Module': {'weight_average': '0'}}),
     # candidates not in the preset (README, "What we tried")
-    'ike_plus v1 with 8 epochs': ('ike_plus.ini', {'Graph Module': V1['Graph Module'], 'Network Module': {
+    'ike_plus v1 with 8 epochs': earlier({'Graph Module': V1['Graph Module'], 'Network Module': {
         **V1['Network Module'], 'n_epochs': '8', 'to_save_epochs': '8'}}),
-    'ike_plus with 8 epochs': ('ike_plus.ini', {'Network Module': {**FIFTEEN_EPOCHS, 'n_epochs': '8',
-                                                                  'to_save_epochs': '8'}}),
-    'ike_plus with 8 epochs and weight average 0.98': ('ike_plus.ini', {'Network Module': {
+    'ike_plus with 8 epochs': earlier({'Network Module': {**FIFTEEN_EPOCHS, 'n_epochs': '8', 'to_save_epochs': '8'}}),
+    'ike_plus with 8 epochs and weight average 0.98': earlier({'Network Module': {
         **FIFTEEN_EPOCHS, 'n_epochs': '8', 'to_save_epochs': '8', 'weight_average': '0.98'}}),
-    'ike_plus with width 8': ('ike_plus.ini', {'Network Module': {**FIFTEEN_EPOCHS, 'base_channels': '8'}}),
-    'ike_plus + cue blend 0.5': ('ike_plus.ini', {'Graph Module': {'cue_blend': '0.5'}}),
-    'ike_plus + flip augmentation': ('ike_plus.ini', {'Network Module': {'augment': 'true', 'augment_min_crop': '1'}}),
-    'ike_plus + warm start (3 epochs)': ('ike_plus.ini', {'Network Module': {'warm_start_epochs': '3'}}),
-    'ike_plus + cue blend 0.5 and warm start (3 epochs)': ('ike_plus.ini', {
-        'Graph Module': {'cue_blend': '0.5'}, 'Network Module': {'warm_start_epochs': '3'}}),
-    'ike_plus + cue blend 0.5 and flip augmentation': ('ike_plus.ini', {
-        'Graph Module': {'cue_blend': '0.5'}, 'Network Module': {'augment': 'true', 'augment_min_crop': '1'}}),
+    'ike_plus with width 8': earlier({'Network Module': {**FIFTEEN_EPOCHS, 'base_channels': '8'}}),
+    'ike_plus (fourth session) + flip augmentation': earlier(FLIPS_ONLY),
+    'ike_plus without the warm start + flip augmentation': ('ike_plus.ini', merged(
+        {'Network Module': {'warm_start_epochs': '0'}}, FLIPS_ONLY)),
+    'ike_plus with 5 epochs and a warm start of 2': ('ike_plus.ini', {'Network Module': {
+        'n_epochs': '5', 'to_save_epochs': '5', 'warm_start_epochs': '2'}}),
 }
 CYCLES = 3
 

@@ -46,6 +46,7 @@ def main():
     overrides = {'working_h': args.height, 'working_w': args.width, 'base_channels': args.base_channels,
                  'batch_size': args.batch_size, 'precision': args.precision, 'channels_last': args.channels_last}
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    settings = replace(settings, min_epoch_steps=0)  # an "epoch" of the one batch below is one step
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
