@@ -173,10 +173,12 @@ def test_options_are_off_in_the_paper_configs_and_the_preset_changes_only_its_ke
     for name in ('config.ini', 'configs/cpu.ini'):
         settings = NetworkSettings.from_config(load_config(REPO / name))
         assert (settings.label_band, settings.augment, settings.test_time_flip, settings.guided_filter_radius,
-                settings.weight_average, settings.min_epoch_steps) == ((), False, False, 0, 0, 0)
+                settings.weight_average, settings.min_epoch_steps, settings.warm_start_epochs) == (
+                    (), False, False, 0, 0, 0, 0)
     assert {k: v for k, v in plus.items() if cpu[k] != v} == {
         'working_h': 112, 'working_w': 208, 'learning_rate': 1e-3, 'n_epochs': 6, 'to_save_epochs': (6,),
-        'test_time_flip': True, 'guided_filter_radius': 8, 'weight_average': 0.98, 'min_epoch_steps': 23}
+        'test_time_flip': True, 'guided_filter_radius': 8, 'weight_average': 0.98, 'min_epoch_steps': 23,
+        'warm_start_epochs': 3}
 
 
 @pytest.mark.parametrize('line', ['label_band = 0.7, 0.3', 'augment = sometimes'])

@@ -114,14 +114,16 @@ def test_graph_options_are_off_in_the_paper_configs_and_on_in_the_preset():
     from pathlib import Path
     from ike_utils.config import load_config
     repo = Path(__file__).resolve().parents[1]
+    later_cycle = ('network/results_pt/epoch_00005',)  # with network cues, as from the second cycle on
     for name in ('config.ini', 'configs/cpu.ini'):
-        settings = GraphSettings.from_config(load_config(repo / name))
-        assert (settings.pixel_features, settings.motion_prior, settings.guided_filter_radius) == ((), None, 0)
-    cpu = asdict(GraphSettings.from_config(load_config(repo / 'configs/cpu.ini')))
-    plus = asdict(GraphSettings.from_config(load_config(repo / 'configs/ike_plus.ini')))
+        settings = GraphSettings.from_config(load_config(repo / name), features_paths=later_cycle)
+        assert (settings.pixel_features, settings.motion_prior, settings.guided_filter_radius,
+                settings.cue_blend) == ((), None, 0, 0)
+    cpu = asdict(GraphSettings.from_config(load_config(repo / 'configs/cpu.ini'), features_paths=later_cycle))
+    plus = asdict(GraphSettings.from_config(load_config(repo / 'configs/ike_plus.ini'), features_paths=later_cycle))
     assert {k: v for k, v in plus.items() if cpu[k] != v} == {
         'working_h': 112, 'working_w': 208, 'pixel_features': ('relative_motion', 'colour', 'position'),
-        'motion_prior': 0.1, 'guided_filter_radius': 8}
+        'motion_prior': 0.1, 'guided_filter_radius': 8, 'cue_blend': 0.5, 'feature_cache_mib': 512}
 
 
 def test_motion_prior_pulls_the_power_iteration_onto_the_object_when_the_camera_pans():
