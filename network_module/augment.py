@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 
 FLIP_PROBABILITY = 0.5
+DEFAULT_MIN_CROP = 0.7  # [Network Module] augment_min_crop when absent
 
 
-def random_view(height: int, width: int, generator: torch.Generator, min_crop: float = 0.7):
+def random_view(height: int, width: int, generator: torch.Generator, min_crop: float = DEFAULT_MIN_CROP):
     """One random view: (flip, top, left, crop height, crop width)."""
     flip = torch.rand((), generator=generator).item() < FLIP_PROBABILITY
     scale = min_crop + (1 - min_crop) * torch.rand((), generator=generator).item()
@@ -33,7 +34,8 @@ def apply_view(x: torch.Tensor, view, mode: str) -> torch.Tensor:
     return F.interpolate(crop, size=x.shape[-2:], mode=mode, **kwargs)[0]
 
 
-def augment_batch(images, hard_labels, soft_labels, valid, generator: torch.Generator, min_crop: float = 0.7):
+def augment_batch(images, hard_labels, soft_labels, valid, generator: torch.Generator,
+                  min_crop: float = DEFAULT_MIN_CROP):
     """images B x 3 x H x W, hard_labels B x H x W int64, soft_labels B x H x W float, valid None or
     B x H x W bool -> the same tensors, each image and its labels seen through one random view."""
     height, width = images.shape[-2:]

@@ -5,10 +5,12 @@ from dataclasses import asdict, dataclass, replace
 from ike_utils.config import Config
 from ike_utils.device import has_native_bf16
 from ike_utils.errors import InputError
+from network_module.augment import DEFAULT_MIN_CROP
 
 SECTION = 'Network Module'
 PRECISIONS = ('fp32', 'bf16', 'auto')  # auto: bf16 where the device computes it natively, else fp32
-ADDED_LATER = ('weight_average', 'min_epoch_steps', 'augment_min_crop', 'warm_start_epochs')  # not in the records of older runs when off
+# not in the records of older runs when off
+ADDED_LATER = ('weight_average', 'min_epoch_steps', 'augment_min_crop', 'warm_start_epochs')
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class NetworkSettings:
     # opt-in changes beyond the paper (README, "Beyond the paper"); the defaults are the reference
     label_band: tuple = ()  # (low, high): train on soft >= high (object) and soft < low (background) only
     augment: bool = False  # random horizontal flip and crop-and-resize of every training image
-    augment_min_crop: float = 0.7  # the smallest crop of augment (a fraction of height and width); 1 = flips only
+    augment_min_crop: float = DEFAULT_MIN_CROP  # augment's smallest crop (fraction of height and width); 1 = flips only
     test_time_flip: bool = False  # predict the mean of the frame's and its mirror image's probability
     guided_filter_radius: int = 0  # > 0: the predictions guided-filtered with their frames (radius, pixels)
     guided_filter_eps: float = 3e-4  # the guided filter's regularisation (colours in [0, 1])
@@ -70,8 +72,8 @@ class NetworkSettings:
             channels_last=config.get_bool(SECTION, 'channels_last', default=False),
             label_band=config.get_float_list(SECTION, 'label_band', default=()),
             augment=config.get_bool(SECTION, 'augment', default=False),
-            augment_min_crop=config.get_float(SECTION, 'augment_min_crop', default=0.7, min_value=0.05,
-                                              max_value=1.0),
+            augment_min_crop=config.get_float(SECTION, 'augment_min_crop', default=DEFAULT_MIN_CROP,
+                                              min_value=0.05, max_value=1.0),
             test_time_flip=config.get_bool(SECTION, 'test_time_flip', default=False),
             guided_filter_radius=config.get_int(SECTION, 'guided_filter_radius', default=0, min_value=0),
             guided_filter_eps=config.get_positive_float(SECTION, 'guided_filter_eps', default=3e-4),
