@@ -101,6 +101,12 @@ VARIANTS = {
         {'Network Module': {'warm_start_epochs': '0'}}, FLIPS_ONLY)),
     'ike_plus with 5 epochs and a warm start of 2': ('ike_plus.ini', {'Network Module': {
         'n_epochs': '5', 'to_save_epochs': '5', 'warm_start_epochs': '2'}}),
+    'ike_plus without the test-time flip': ('ike_plus.ini', {'Network Module': {'test_time_flip': 'false'}}),
+    'ike_plus with the flip weighed by agreement': ('ike_plus.ini', {'Network Module': {
+        'test_time_flip_by_agreement': 'true'}}),
+    'ike_plus without the flip in warm-started networks': ('ike_plus.ini', {'Network Module': {
+        'warm_start_test_time_flip': 'false'}}),
+    'ike_plus in fp32': ('ike_plus.ini', {'Network Module': {'precision': 'fp32'}}),
 }
 CYCLES = 3
 
@@ -210,6 +216,7 @@ def main():
     parser.add_argument('--seed', type=int, default=0, help="the networks' seed (use another OUT per seed)")
     parser.add_argument('--quiet', action='store_true', help='no run_ike.py output')
     parser.add_argument('--score_only', action='store_true', help='score the runs already in OUT, run nothing')
+    parser.add_argument('--per_video', action='store_true', help='also print every video\'s J per stage')
     parser.add_argument('--plot', help='PNG of the mean J and F per stage, one line per variant')
     parser.add_argument('--figure', help='JPEG: one frame per video, final masks of the first and last variant')
     args = parser.parse_args()
@@ -232,12 +239,14 @@ def main():
             seconds = list(pool.map(lambda w: run_loop(w[3], w[4], w[6], args.quiet, args.seed), work))
 
     table = {}
+    labels = stage_labels()
     for (name, dataset, video, _, _, annotations, out), took in zip(work, seconds):
         for label, folder in stage_folders(out):
             scores = evaluate_sequence(folder, annotations, threshold=0.5, name=video)
             table.setdefault((name, dataset), {}).setdefault(label, []).append((scores.J_mean, scores.F_mean))
         table[(name, dataset)].setdefault('seconds', []).append(took)
-    labels = stage_labels()
+        if args.per_video:
+            print(f'{name}, {video}: J ' + ' / '.join(f'{table[(name, dataset)][label][-1][0]:.3f}' for label in labels))
     means = mean_scores(table, names)
     for dataset in DATASETS:
         print(f'\n{dataset}: mean J (F) per stage\n')

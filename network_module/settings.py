@@ -10,7 +10,8 @@ from network_module.augment import DEFAULT_MIN_CROP
 SECTION = 'Network Module'
 PRECISIONS = ('fp32', 'bf16', 'auto')  # auto: bf16 where the device computes it natively, else fp32
 # not in the records of older runs when off
-ADDED_LATER = ('weight_average', 'min_epoch_steps', 'augment_min_crop', 'warm_start_epochs')
+ADDED_LATER = ('weight_average', 'min_epoch_steps', 'augment_min_crop', 'warm_start_epochs',
+               'test_time_flip_by_agreement', 'warm_start_test_time_flip')
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,13 @@ class NetworkSettings:
     augment: bool = False  # random horizontal flip and crop-and-resize of every training image
     augment_min_crop: float = DEFAULT_MIN_CROP  # augment's smallest crop (fraction of height and width); 1 = flips only
     test_time_flip: bool = False  # predict the mean of the frame's and its mirror image's probability
+    test_time_flip_by_agreement: bool = False  # the mirrored view weighs its agreement with the frame's view
     guided_filter_radius: int = 0  # > 0: the predictions guided-filtered with their frames (radius, pixels)
     guided_filter_eps: float = 3e-4  # the guided filter's regularisation (colours in [0, 1])
     weight_average: float = 0.0  # > 0: predict with the moving average of the weights, this decay per step
     min_epoch_steps: int = 0  # an epoch has at least this many steps (short videos are passed over again)
     warm_start_epochs: int = 0  # > 0: a later cycle's network starts from the last one's weights, this many epochs
+    warm_start_test_time_flip: bool = True  # False: a warm-started network predicts without test_time_flip
 
     def __post_init__(self):
         for name in ('working_h', 'working_w'):
@@ -75,17 +78,21 @@ class NetworkSettings:
             augment_min_crop=config.get_float(SECTION, 'augment_min_crop', default=DEFAULT_MIN_CROP,
                                               min_value=0.05, max_value=1.0),
             test_time_flip=config.get_bool(SECTION, 'test_time_flip', default=False),
+            test_time_flip_by_agreement=config.get_bool(SECTION, 'test_time_flip_by_agreement', default=False),
             guided_filter_radius=config.get_int(SECTION, 'guided_filter_radius', default=0, min_value=0),
             guided_filter_eps=config.get_positive_float(SECTION, 'guided_filter_eps', default=3e-4),
             weight_average=config.get_float(SECTION, 'weight_average', default=0.0),
             min_epoch_steps=config.get_int(SECTION, 'min_epoch_steps', default=0, min_value=0),
             warm_start_epochs=config.get_int(SECTION, 'warm_start_epochs', default=0, min_value=0),
+            warm_start_test_time_flip=config.get_bool(SECTION, 'warm_start_test_time_flip', default=True),
         )
 
     def warm_started(self) -> 'NetworkSettings':
         """The settings of a network that goes on from an earlier cycle's weights (IKE+,
-        warm_start_epochs > 0): it trains warm_start_epochs epochs and saves the last."""
-        return replace(self, n_epochs=self.warm_start_epochs, to_save_epochs=(self.warm_start_epochs,))
+        warm_start_epochs > 0): it trains warm_start_epochs epochs and saves the last, and predicts
+        with the test-time flip only if warm_start_test_time_flip allows it."""
+        return replace(self, n_epochs=self.warm_start_epochs, to_save_epochs=(self.warm_start_epochs,),
+                       test_time_flip=self.test_time_flip and self.warm_start_test_time_flip)
 
     def for_device(self, device) -> 'NetworkSettings':
         """These settings with precision = auto made bf16 or fp32 for `device` (what the stage records

@@ -131,12 +131,23 @@ def foreground_probability(model, images, settings, device) -> torch.Tensor:
     return torch.softmax(logits.float(), dim=1)[:, 1]
 
 
+def soft_agreement(plain: torch.Tensor, mirrored: torch.Tensor) -> float:
+    """Soft IoU of two views' foreground probabilities over a whole video (n x H x W each):
+    sum of the pixelwise minimum over sum of the maximum, 1 where both are empty."""
+    union = torch.maximum(plain, mirrored).sum().item()
+    return torch.minimum(plain, mirrored).sum().item() / union if union > 0 else 1.0
+
+
 @torch.inference_mode()
 def predict(model, frames, settings, device, quiet=True) -> torch.Tensor:
-    """Softmax foreground probability of every frame, n x H x W float32 on the CPU; with
-    test_time_flip, the mean of that of the frame and that of its mirror image (mirrored back)."""
+    """Softmax foreground probability of every frame, n x H x W float32 on the CPU. With
+    test_time_flip, the mean of that of the frame and that of its mirror image (mirrored back);
+    with test_time_flip_by_agreement too, a weighted mean in which the mirrored view weighs its
+    soft_agreement with the frame's own over the video (1: the plain mean; 0: the frame's alone)."""
     model.eval()
     out = torch.empty(frames.shape[0], frames.shape[2], frames.shape[3], dtype=torch.float32)
+    weighted = settings.test_time_flip and settings.test_time_flip_by_agreement
+    mirrored_views = torch.empty_like(out) if weighted else None  # kept until the video's agreement is known
     step = settings.batch_size
     starts = range(0, len(frames), step)
     for start in progress_bar(desc='predict', unit='batch', leave=False, quiet=quiet, iterable=starts):
@@ -144,8 +155,14 @@ def predict(model, frames, settings, device, quiet=True) -> torch.Tensor:
         probability = foreground_probability(model, images, settings, device)
         if settings.test_time_flip:
             mirrored = foreground_probability(model, images.flip(-1), settings, device).flip(-1)
-            probability = (probability + mirrored) / 2
+            if weighted:
+                mirrored_views[start:start + step] = mirrored.cpu()
+            else:
+                probability = (probability + mirrored) / 2
         out[start:start + step] = probability.cpu()
+    if weighted:
+        weight = soft_agreement(out, mirrored_views)
+        out.add_(mirrored_views, alpha=weight).div_(1 + weight)
     return out
 
 

@@ -15,7 +15,7 @@ from network_module.data import training_targets
 from network_module.losses import segmentation_loss, soft_dice_loss, weighted_cross_entropy
 from network_module.model import ResNet_UNet
 from network_module.settings import NetworkSettings
-from network_module.train import predict, run_network, targets
+from network_module.train import predict, run_network, soft_agreement, targets
 from network_helpers import make_clip, write_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -163,6 +163,38 @@ def test_test_time_flip_is_the_mean_of_the_frame_and_its_mirror_image():
     averaged = predict(model, frames, replace(TINY, test_time_flip=True), torch.device('cpu'))
     assert torch.allclose(averaged, (plain + mirrored) / 2, atol=1e-6, rtol=0)
     assert not torch.allclose(averaged, plain, atol=1e-3)
+
+
+def test_soft_agreement_by_hand():
+    plain = torch.tensor([[[1.0, 0.5, 0.0, 0.0]]])
+    mirrored = torch.tensor([[[0.0, 0.5, 0.0, 1.0]]])
+    assert soft_agreement(plain, mirrored) == pytest.approx(0.5 / 2.5)
+    assert soft_agreement(plain, plain) == 1.0 and soft_agreement(plain * 0, plain * 0) == 1.0
+
+
+def test_test_time_flip_by_agreement_weighs_the_mirrored_view_by_its_agreement_with_the_frame():
+    """The mirrored view weighs its soft IoU with the frame's own view over the video: a disagreeing
+    mirrored view moves the prediction less than the plain mean does."""
+    torch.manual_seed(0)
+    model = ResNet_UNet(in_channels=3, out_channels=2, base_channels=8)
+    frames = torch.rand(4, 3, 32, 64, generator=torch.Generator().manual_seed(4))
+    plain = predict(model, frames, TINY, torch.device('cpu'))
+    mirrored = predict(model, frames.flip(-1), TINY, torch.device('cpu')).flip(-1)
+    agreement = soft_agreement(plain, mirrored)
+    assert 0.1 < agreement < 0.99
+    weighted = predict(model, frames, replace(TINY, test_time_flip=True, test_time_flip_by_agreement=True),
+                       torch.device('cpu'))
+    assert torch.allclose(weighted, (plain + agreement * mirrored) / (1 + agreement), atol=1e-6, rtol=0)
+    assert (weighted - plain).abs().max() < ((plain + mirrored) / 2 - plain).abs().max()
+    assert torch.equal(predict(model, frames, replace(TINY, test_time_flip_by_agreement=True), torch.device('cpu')),
+                       plain)  # by_agreement alone changes nothing
+
+
+def test_warm_start_test_time_flip_turns_the_flip_off_for_warm_started_networks_only():
+    flipped = replace(TINY, test_time_flip=True, warm_start_epochs=1)
+    assert flipped.warm_started().test_time_flip
+    off = replace(flipped, warm_start_test_time_flip=False)
+    assert off.test_time_flip and not off.warm_started().test_time_flip
 
 
 # -- configs and the command line ----------------------------------------------------------------
