@@ -92,7 +92,8 @@ class NetworkSettings:
         warm_start_epochs > 0): it trains warm_start_epochs epochs and saves the last, and predicts
         with the test-time flip only if warm_start_test_time_flip allows it."""
         return replace(self, n_epochs=self.warm_start_epochs, to_save_epochs=(self.warm_start_epochs,),
-                       test_time_flip=self.test_time_flip and self.warm_start_test_time_flip)
+                       test_time_flip=self.test_time_flip and self.warm_start_test_time_flip,
+                       warm_start_test_time_flip=True)  # said by test_time_flip now
 
     def for_device(self, device) -> 'NetworkSettings':
         """These settings with precision = auto made bf16 or fp32 for `device` (what the stage records

@@ -144,8 +144,9 @@ def run_video(frames_path, out_path, config: Config, options: LoopOptions, devic
             if cycle == options.cycles:
                 break
             network_dir = out_path / f'cycle_{cycle}' / 'network'
-            # the first network starts from scratch (its record then does not depend on warm_start_epochs)
-            cycle_settings, initial_weights = dataclasses.replace(network_settings, warm_start_epochs=0), None
+            # the first network starts from scratch (its record then does not depend on the warm-start keys)
+            cycle_settings, initial_weights = dataclasses.replace(network_settings, warm_start_epochs=0,
+                                                                  warm_start_test_time_flip=True), None
             if network_settings.warm_start_epochs and last_checkpoint:  # IKE+: go on from the last network
                 cycle_settings, initial_weights = network_settings.warm_started(), last_checkpoint
             folders = run_stage_of_loop(f'cycle {cycle} network', network_dir, lambda before_redo: run_network(

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -261,9 +262,12 @@ def test_readme_figure_has_280_pixel_tiles_and_leaves_the_readme_picture_alone(d
 
 
 def test_every_option_has_help(tmp_path):
-    for script in ('run_ike.py', 'demo.py', 'evaluate.py', 'extract_optical_flow.py', 'main.py',
-                   'run_graph_module.py', 'tools/readme_figure.py'):
-        section = run(script, '--help', cwd=tmp_path).stdout.split('options:')[1]
+    scripts = ('run_ike.py', 'demo.py', 'evaluate.py', 'extract_optical_flow.py', 'main.py',
+               'run_graph_module.py', 'tools/readme_figure.py')
+    with ThreadPoolExecutor(len(scripts)) as pool:  # each spends its time importing PyTorch
+        helps = list(pool.map(lambda script: run(script, '--help', cwd=tmp_path).stdout, scripts))
+    for script, help_text in zip(scripts, helps):
+        section = help_text.split('options:')[1]
         entries = re.split(r'\n(?=  -)', section.strip('\n'))
         assert len(entries) > 2, script
         for entry in entries:

@@ -83,3 +83,23 @@ def test_the_loop_warm_starts_the_second_network_only(tmp_path):
     third = json.loads((out / 'cycle_3' / 'graph' / 'stage.json').read_text())
     assert third['sources']['features'] == [str(out / 'cycle_2' / 'network' / 'results_pt' / 'epoch_00001')]
     assert not (out / 'cycle_2' / 'network' / 'results_pt' / 'epoch_00002').exists()
+
+
+def test_the_loop_drops_the_flip_of_the_warm_started_network_only(tmp_path):
+    """warm_start_test_time_flip = false added to a finished warm-started run with the test-time
+    flip: the first network stays done (it keeps its flip); the second is redone without it."""
+    video = clip(tmp_path / 'clip')
+    config = tiny_config(tmp_path / 'tiny.ini')
+    config.write_text(config.read_text().replace(
+        '[Network Module]\n', '[Network Module]\nwarm_start_epochs = 1\ntest_time_flip = true\n'))
+    options = LoopOptions(cycles=3, flow_method='dis', seed=0)
+    out = tmp_path / 'out'
+    run_video(video / 'frames', out, load_config(config), options, torch.device('cpu'))
+    before = record_stamps(out)
+    config.write_text(config.read_text().replace('[Network Module]\n',
+                                                 '[Network Module]\nwarm_start_test_time_flip = false\n'))
+    run_video(video / 'frames', out, load_config(config), options, torch.device('cpu'))
+    assert redone(before, record_stamps(out)) == ['cycle_2/network', 'cycle_3/graph', 'final']
+    flips = [json.loads((out / f'cycle_{c}' / 'network' / 'stage.json').read_text())['settings']['test_time_flip']
+             for c in (1, 2)]
+    assert flips == [True, False]
