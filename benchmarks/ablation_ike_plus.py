@@ -106,6 +106,8 @@ VARIANTS = {
         'test_time_flip_by_agreement': 'true'}}),
     'ike_plus without the flip in warm-started networks': ('ike_plus.ini', {'Network Module': {
         'warm_start_test_time_flip': 'false'}}),
+    'ike_plus with the flip weighed by agreement and none in warm-started networks': ('ike_plus.ini', {
+        'Network Module': {'test_time_flip_by_agreement': 'true', 'warm_start_test_time_flip': 'false'}}),
     'ike_plus in fp32': ('ike_plus.ini', {'Network Module': {'precision': 'fp32'}}),
 }
 CYCLES = 3
