@@ -59,9 +59,18 @@ def merged(*changes):
     return out
 
 
+# the preset as the fifth session left it: the plain mean of the test-time flip's two views
+FIFTH_SESSION = {'Network Module': {'test_time_flip_by_agreement': 'false'}}
+
+
 def earlier(changes):
     """A variant measured before the fifth session: the preset of then, with `changes`."""
-    return ('ike_plus.ini', merged(FOURTH_SESSION, changes))
+    return ('ike_plus.ini', merged(FIFTH_SESSION, FOURTH_SESSION, changes))
+
+
+def fifth(changes):
+    """A variant measured in the fifth or the sixth session: the preset of then, with `changes`."""
+    return ('ike_plus.ini', merged(FIFTH_SESSION, changes))
 
 
 FLIPS_ONLY = {'Network Module': {'augment': 'true', 'augment_min_crop': '1'}}
@@ -86,8 +95,9 @@ VARIANTS = {
         'n_epochs': '8', 'to_save_epochs': '8'}}),
     'ike_plus (fourth session)': earlier({}),
     'ike_plus (fourth session) without the weight average': earlier({'Network Module': {'weight_average': '0'}}),
-    'ike_plus without the warm start': ('ike_plus.ini', {'Network Module': {'warm_start_epochs': '0'}}),
-    'ike_plus without the cue blend': ('ike_plus.ini', {'Graph Module': {'cue_blend': '0'}}),
+    'ike_plus without the warm start': fifth({'Network Module': {'warm_start_epochs': '0'}}),
+    'ike_plus without the cue blend': fifth({'Graph Module': {'cue_blend': '0'}}),
+    'ike_plus (fifth session)': fifth({}),
     'ike_plus (all)': ('ike_plus.ini', {}),
     # candidates not in the preset (README, "What we tried")
     'ike_plus v1 with 8 epochs': earlier({'Graph Module': V1['Graph Module'], 'Network Module': {
@@ -97,17 +107,15 @@ VARIANTS = {
         **FIFTEEN_EPOCHS, 'n_epochs': '8', 'to_save_epochs': '8', 'weight_average': '0.98'}}),
     'ike_plus with width 8': earlier({'Network Module': {**FIFTEEN_EPOCHS, 'base_channels': '8'}}),
     'ike_plus (fourth session) + flip augmentation': earlier(FLIPS_ONLY),
-    'ike_plus without the warm start + flip augmentation': ('ike_plus.ini', merged(
+    'ike_plus without the warm start + flip augmentation': fifth(merged(
         {'Network Module': {'warm_start_epochs': '0'}}, FLIPS_ONLY)),
-    'ike_plus with 5 epochs and a warm start of 2': ('ike_plus.ini', {'Network Module': {
+    'ike_plus with 5 epochs and a warm start of 2': fifth({'Network Module': {
         'n_epochs': '5', 'to_save_epochs': '5', 'warm_start_epochs': '2'}}),
-    'ike_plus without the test-time flip': ('ike_plus.ini', {'Network Module': {'test_time_flip': 'false'}}),
-    'ike_plus with the flip weighed by agreement': ('ike_plus.ini', {'Network Module': {
-        'test_time_flip_by_agreement': 'true'}}),
+    'ike_plus (fifth session) without the test-time flip': fifth({'Network Module': {'test_time_flip': 'false'}}),
+    'ike_plus (fifth session) without the flip in warm-started networks': fifth({'Network Module': {
+        'warm_start_test_time_flip': 'false'}}),
     'ike_plus without the flip in warm-started networks': ('ike_plus.ini', {'Network Module': {
         'warm_start_test_time_flip': 'false'}}),
-    'ike_plus with the flip weighed by agreement and none in warm-started networks': ('ike_plus.ini', {
-        'Network Module': {'test_time_flip_by_agreement': 'true', 'warm_start_test_time_flip': 'false'}}),
     'ike_plus in fp32': ('ike_plus.ini', {'Network Module': {'precision': 'fp32'}}),
 }
 CYCLES = 3

@@ -209,7 +209,7 @@ def test_options_are_off_in_the_paper_configs_and_the_preset_changes_only_its_ke
                     (), False, False, 0, 0, 0, 0)
     assert {k: v for k, v in plus.items() if cpu[k] != v} == {
         'working_h': 112, 'working_w': 208, 'learning_rate': 1e-3, 'n_epochs': 6, 'to_save_epochs': (6,),
-        'test_time_flip': True, 'guided_filter_radius': 8, 'weight_average': 0.98, 'min_epoch_steps': 23,
+        'test_time_flip': True, 'test_time_flip_by_agreement': True, 'guided_filter_radius': 8, 'weight_average': 0.98, 'min_epoch_steps': 23,
         'warm_start_epochs': 3}
 
 
