@@ -328,3 +328,14 @@ def test_interrupted_later_iteration_keeps_finished_ones(tmp_path, monkeypatch):
                          quiet=True)
     assert visible_entries(paths['out']) == ['iter_-1', 'iter_-1_images']
     assert graph_module.outputs.iteration_complete(paths['out'], -1, N_FRAMES)
+
+
+def test_stages_do_not_import_torchvision():
+    """Importing torchvision holds 160 MiB of resident memory (README, Speed and memory): only RAFT
+    and the flow images may load it, when they are used."""
+    modules = ['graph_module.outputs', 'graph_module.run', 'optical_flow.extract', 'pipeline.video',
+               'network_module.train']
+    code = (f'import sys\nimport {", ".join(modules)}\n'
+            'print(sorted(m for m in sys.modules if m.split(".")[0] == "torchvision"))')
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == '[]'
