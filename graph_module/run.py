@@ -12,6 +12,7 @@ from graph_module.power_iteration import power_iterations
 from graph_module.regression import ridge_inverses
 from graph_module.seeds import seed_map
 from graph_module.settings import GraphSettings
+from graph_module.workers import ops_on_one_thread
 from ike_utils.errors import InputError
 from ike_utils.frames import frame_size, list_frames, load_frames
 from ike_utils.guided_filter import refine_maps
@@ -38,7 +39,13 @@ def run_graph_module(frames_path, of_path, out_path, settings: GraphSettings, de
     """Segment one video with the space-time graph; write out_path/iter_K and iter_K_images.
 
     Returns the time spent in each stage (seconds): load, build, regression_setup, iterations
-    (a list, one per iteration) and save."""
+    (a list, one per iteration) and save. On the CPU the work is split by the graph's own workers,
+    each op on one thread (graph_module.workers)."""
+    with ops_on_one_thread():
+        return _segment(frames_path, of_path, out_path, settings, device, quiet)
+
+
+def _segment(frames_path, of_path, out_path, settings, device, quiet):
     timings = {'iterations': [], 'save': 0.0}
     start = setup_began = time.perf_counter()
     frames = list_frames(frames_path, min_count=2)

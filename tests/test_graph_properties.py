@@ -16,6 +16,7 @@ from graph_module.regression import ridge_inverses
 from graph_module.run import run_graph_module
 from graph_module.seeds import seed_map
 from graph_module.settings import GraphSettings
+from graph_module.workers import ops_on_one_thread, worker_threads
 from ike_utils.synthetic import make_clip
 
 pytestmark = pytest.mark.usefixtures('single_thread')
@@ -295,3 +296,23 @@ def test_kept_node_features_give_the_same_design_and_iterations(monkeypatch):
     base = results[0]
     for kept in results.values():
         assert all(torch.equal(a, b) for a, b in zip(base, kept))
+
+
+def test_ops_on_one_thread_hands_the_threads_to_the_workers_and_back():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError):
+            with ops_on_one_thread():
+                assert torch.get_num_threads() == 1
+                assert worker_threads('cpu') == 2
+                with ops_on_one_thread():  # nested: still the outer count
+                    assert worker_threads('cpu') == 2
+                assert worker_threads('cpu') == 2
+                raise RuntimeError('the threads come back even after an error')
+        assert torch.get_num_threads() == 2
+        assert worker_threads('cpu') == 2
+        torch.set_num_threads(1)
+        assert worker_threads('cpu') == 1  # outside, it follows torch again
+    finally:
+        torch.set_num_threads(threads)
