@@ -19,12 +19,19 @@ When a coordinate is an integer, floor == ceil and the reference links the same 
 an edge reaches a 1x2, 2x1 or 1x1 block counted 2, 2 or 4 times. These are rare with real optical
 flow (a few in a million), so they are kept aside as "integer edges", pairs of (pivot pixel, corner
 pixel) weighing 2 g(k) each, and their slot in the main pass points into the zero ring.
+
+The block sums and the accumulator never hold the whole video: the pivots are taken a segment of
+up to SEGMENT_FRAMES frames at a time, and both cover only the frames that segment's chains reach
+(15 more on each side). Once no later chain can reach a frame, its accumulated sums are spread into
+the output and the window moves on, so the memory of an iteration's buffers does not grow with
+the video. Every output sum is added in the same order as with one window over the whole video.
 """
 import torch
 
 from graph_module.workers import run_all, worker_threads
 
 PAD = 2  # a top-left corner clamped to -2 or W reaches only outside pixels
+SEGMENT_FRAMES = 64  # pivot frames whose chains one window of block sums serves
 
 
 def temporal_weights(sigma: float, max_offset: int, device='cpu') -> torch.Tensor:
@@ -50,8 +57,10 @@ class SpaceTimeGraph:
     positions in that step's rows x N.
     """
 
-    def __init__(self, n_frames: int, height: int, width: int, sigma: float, max_offset: int, device):
+    def __init__(self, n_frames: int, height: int, width: int, sigma: float, max_offset: int, device,
+                 segment_frames: int = SEGMENT_FRAMES):
         self.n_frames, self.height, self.width = n_frames, height, width
+        self.max_offset, self.segment_frames = max_offset, segment_frames
         self.padded_width = width + 2 * PAD
         self.padded_shape = (n_frames, height + 2 * PAD, self.padded_width)
         self.padded_size = self.padded_shape[1] * self.padded_shape[2]
@@ -71,6 +80,7 @@ class SpaceTimeGraph:
         move = -8 * self.padded_width - 8
         self._move_offset = {True: move + self.padded_size, False: move - self.padded_size}
         self._buffers = None
+        self._segments = None
 
     def add_edges(self, pivots: range, offset: int, first_pivot: int, x: torch.Tensor, y: torch.Tensor):
         """Add the edges from pivots first_pivot .. (rows of x, y, within the block `pivots`) to
@@ -125,52 +135,90 @@ class SpaceTimeGraph:
         self._previous = None
         return self
 
+    def use_segments_of(self, frames: int):
+        """Take the pivots `frames` at a time from now on (the same outputs, other buffers)."""
+        self.segment_frames, self._segments, self._buffers = frames, None, None
+        return self
+
+    def segments(self):
+        """[(pivot blocks, low, high)]: runs of consecutive pivot blocks of at most segment_frames
+        frames (at least one block), and the frames low .. high - 1 their chains reach."""
+        if self._segments is None:
+            runs = []
+            for pivots in self.blocks:
+                if runs and pivots.stop - runs[-1][0].start <= self.segment_frames:
+                    runs[-1].append(pivots)
+                else:
+                    runs.append([pivots])
+            self._segments = [(run, max(0, run[0].start - self.max_offset),
+                               min(self.n_frames, run[-1].stop + self.max_offset)) for run in runs]
+        return self._segments
+
     def propagate(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """out = M x for maps x (n x N): x itself (self weight g(0) = 1), plus what every pivot
         pixel gathers from the pixels its chains reach, plus what it gives them (scatter).
 
         As in the reference, pixel 0 of every frame receives neither, only its own value."""
         n, height, width = self.n_frames, self.height, self.width
+        segments = self.segments()
         if self._buffers is None:  # kept across iterations: no allocation churn
-            self._buffers = (torch.empty(self.padded_shape, device=x.device),
-                             torch.empty(self.padded_shape, device=x.device))
+            window = (max(high - low for _, low, high in segments), height + 2 * PAD, self.padded_width)
+            self._buffers = (torch.empty(window, device=x.device), torch.empty(window, device=x.device))
         table, given = self._buffers
         frames = x.view(n, height, width)
-        # table[r, c] = sum of the 2x2 block with top-left padded pixel (r, c), zero outside the image
-        table.zero_()
-        for dr, dc in ((0, 0), (0, 1), (1, 0), (1, 1)):
-            table[:, PAD - dr:PAD - dr + height, PAD - dc:PAD - dc + width] += frames
-        given.zero_()
         out.copy_(x)
-        if worker_threads(x.device) > 1:  # one thread gathers, the other scatters: no write is shared
-            run_all(lambda role: self._along_chains(x, out, table, given, *role), ((True, False), (False, True)), 2)
-        else:
-            self._along_chains(x, out, table, given, True, True)
+        given.zero_()
+        for index, (blocks, low, high) in enumerate(segments):
+            # table[f, r, c] = sum of the 2x2 block with top-left padded pixel (r, c) of frame low + f,
+            # zero outside the image
+            sums = table[:high - low].zero_()
+            for dr, dc in ((0, 0), (0, 1), (1, 0), (1, 1)):
+                sums[:, PAD - dr:PAD - dr + height, PAD - dc:PAD - dc + width] += frames[low:high]
+            if worker_threads(x.device) > 1:  # one thread gathers, the other scatters: no write is shared
+                run_all(lambda role: self._along_chains(blocks, low, x, out, table, given, *role),
+                        ((True, False), (False, True)), 2)
+            else:
+                self._along_chains(blocks, low, x, out, table, given, True, True)
+            # the frames before the next segment's first are complete: no later chain reaches them
+            done = segments[index + 1][1] if index + 1 < len(segments) else high
+            self._finish_frames(x, out, given[:done - low], low)
+            carried = given[done - low:high - low].clone()  # the next window starts at frame `done`
+            given[:carried.shape[0]] = carried
+            given[carried.shape[0]:].zero_()
+        out[:, 0] = x[:, 0]
+        return out
+
+    def _finish_frames(self, x, out, given, first: int):
+        """Add to the frames first .. first + len(given) - 1 of out their integer edges and what
+        their blocks were given (spread to each block's four pixels)."""
+        n_pixels, height, width = x.shape[1], self.height, self.width
+        stop = first + given.shape[0]
         flat_x, flat_out = x.reshape(-1), out.view(-1)
         for offset, (pivot, corner) in self.integer_edges.items():
             weight = 2 * self.weights[abs(offset)]
-            flat_out.index_add_(0, pivot, flat_x[corner], alpha=weight)
-            flat_out.index_add_(0, corner, flat_x[pivot], alpha=weight)
-        frames_out = out.view(n, height, width)
-        for start in range(0, n, 8):  # each block gives to its four pixels
+            for target, source in ((pivot, corner), (corner, pivot)):
+                inside = (target >= first * n_pixels) & (target < stop * n_pixels)
+                flat_out.index_add_(0, target[inside], flat_x[source[inside]], alpha=weight)
+        frames_out = out.view(-1, height, width)
+        for start in range(0, given.shape[0], 8):  # each block gives to its four pixels
             chunk = given[start:start + 8]
             spread = chunk[:, PAD:PAD + height, PAD:PAD + width].clone()
             for dr, dc in ((0, 1), (1, 0), (1, 1)):
                 spread += chunk[:, PAD - dr:PAD - dr + height, PAD - dc:PAD - dc + width]
-            frames_out[start:start + 8] += spread
-        out[:, 0] = x[:, 0]
-        return out
+            frames_out[first + start:first + start + chunk.shape[0]] += spread
 
-    def _along_chains(self, x, out, table, given, gather: bool, scatter: bool):
-        """Decode every chain's slots, a block of pivots at a time, and gather (out += g * table
-        at the slots) and/or scatter (given at the slots += g * x of the pivots). The work buffers
-        are made once per call: a long video would otherwise fragment the C heap."""
+    def _along_chains(self, blocks, low, x, out, table, given, gather: bool, scatter: bool):
+        """Decode the chains of the pivot `blocks`, a block at a time, and gather (out += g * table
+        at the slots) and/or scatter (given at the slots += g * x of the pivots); table and given
+        hold the frames from `low` on. The work buffers are made once per call: a long video would
+        otherwise fragment the C heap."""
         flat_table, flat_given = table.view(-1), given.view(-1)
-        size = max(len(pivots) for pivots in self.blocks) * x.shape[1]
+        window_start = low * self.padded_size
+        size = max(len(pivots) for pivots in blocks) * x.shape[1]
         slots_buffer, codes_buffer, work_buffer = (
             torch.empty(size, dtype=dtype, device=x.device) for dtype in (torch.int32, torch.int32, torch.float32))
-        for pivots in self.blocks:
-            start = self._pivot_slots(pivots, x.device)
+        for pivots in blocks:
+            start = self._pivot_slots(pivots, low, x.device)
             for forward in (True, False):
                 slots = slots_buffer[:start.numel()].view_as(start).copy_(start)
                 for k in range(1, len(self.weights)):
@@ -196,7 +244,7 @@ class SpaceTimeGraph:
                     masked = self.masked.get(key)
                     if masked is not None:  # integer edges: read and write the zero ring instead
                         kept = flat_step[masked[0]]
-                        flat_step[masked[0]] = masked[1]
+                        flat_step[masked[0]] = masked[1] - window_start
                     weight = self.weights[k]
                     if gather:
                         values = torch.index_select(flat_table, 0, flat_step, out=work_buffer[:n])
@@ -206,12 +254,13 @@ class SpaceTimeGraph:
                     if masked is not None:
                         flat_step[masked[0]] = kept
 
-    def _pivot_slots(self, pivots: range, device) -> torch.Tensor:
-        """The slot of every pivot pixel itself (rows x N int32): where its chains start."""
+    def _pivot_slots(self, pivots: range, low: int, device) -> torch.Tensor:
+        """The slot of every pivot pixel itself (rows x N int32), in a window whose first frame is
+        `low`: where its chains start."""
         rows = torch.arange(self.height, dtype=torch.int32, device=device) + PAD
         cols = torch.arange(self.width, dtype=torch.int32, device=device) + PAD
         own = (rows[:, None] * self.padded_width + cols[None, :]).view(1, -1)
-        frames = torch.arange(pivots.start, pivots.stop, dtype=torch.int32, device=device)
+        frames = torch.arange(pivots.start - low, pivots.stop - low, dtype=torch.int32, device=device)
         return own + (frames * self.padded_size)[:, None]
 
     def memory_bytes(self) -> int:

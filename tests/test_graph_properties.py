@@ -316,3 +316,24 @@ def test_ops_on_one_thread_hands_the_threads_to_the_workers_and_back():
         assert worker_threads('cpu') == 1  # outside, it follows torch again
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize('name', ['quantised', 'real'])
+def test_propagation_in_segments_adds_in_the_same_order(name, monkeypatch):
+    """Pivots taken a few frames at a time, with windows of block sums that slide along the video,
+    give M x bit for bit (integer edges included: the quantised flows make many)."""
+    n_pixels = {'quantised': 12 * 16, 'real': 14 * 18}[name]
+    monkeypatch.setattr('graph_module.chains.CHUNK_ELEMENTS', 2 * n_pixels)  # blocks of 2 pivot frames
+    graph, n_frames, _ = random_graph(name)
+    assert len(graph.blocks) == n_frames // 2
+    if name == 'quantised':
+        assert graph.integer_edges
+    x = torch.rand(n_frames, n_pixels, generator=torch.Generator().manual_seed(3))
+    whole = graph.use_segments_of(n_frames).propagate(x, torch.empty_like(x))
+    assert len(graph.segments()) == 1
+    for frames in (2, 5, 16):
+        segmented = graph.use_segments_of(frames).propagate(x, torch.empty_like(x))
+        assert len(graph.segments()) == -(-n_frames // (frames - frames % 2))
+        if frames + 2 * graph.max_offset < n_frames:  # the windows are shorter than the video
+            assert graph._buffers[0].shape[0] < n_frames
+        assert torch.equal(segmented, whole), frames
