@@ -62,8 +62,7 @@ class SpaceTimeGraph:
         self.n_frames, self.height, self.width = n_frames, height, width
         self.max_offset, self.segment_frames = max_offset, segment_frames
         self.padded_width = width + 2 * PAD
-        self.padded_shape = (n_frames, height + 2 * PAD, self.padded_width)
-        self.padded_size = self.padded_shape[1] * self.padded_shape[2]
+        self.padded_size = (height + 2 * PAD) * self.padded_width
         if n_frames * self.padded_size >= 2 ** 31:
             raise ValueError(f'{n_frames} frames of {width}x{height} are too many for int32 edge slots; '
                              f'split the video or lower the working size')
