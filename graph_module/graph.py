@@ -26,12 +26,26 @@ up to SEGMENT_FRAMES frames at a time, and both cover only the frames that segme
 the output and the window moves on, so the memory of an iteration's buffers does not grow with
 the video. Every output sum is added in the same order as with one window over the whole video.
 """
+from dataclasses import dataclass
+
 import torch
 
 from graph_module.workers import run_all, worker_threads
 
 PAD = 2  # a top-left corner clamped to -2 or W reaches only outside pixels
 SEGMENT_FRAMES = 64  # pivot frames whose chains one window of block sums serves
+
+
+@dataclass
+class Segment:
+    """Consecutive pivot blocks whose chains reach the frames low .. high - 1; once they are
+    followed, the frames low .. done - 1 are complete (no later chain reaches them), and
+    `integer_edges` [(target pixel, source pixel, weight)] are those that add to them."""
+    blocks: list
+    low: int
+    high: int
+    done: int
+    integer_edges: list
 
 
 def temporal_weights(sigma: float, max_offset: int, device='cpu') -> torch.Tensor:
@@ -140,8 +154,8 @@ class SpaceTimeGraph:
         return self
 
     def segments(self):
-        """[(pivot blocks, low, high)]: runs of consecutive pivot blocks of at most segment_frames
-        frames (at least one block), and the frames low .. high - 1 their chains reach."""
+        """The pivot blocks in runs of at most segment_frames frames (at least one block each), as
+        Segments, made once."""
         if self._segments is None:
             runs = []
             for pivots in self.blocks:
@@ -149,9 +163,25 @@ class SpaceTimeGraph:
                     runs[-1].append(pivots)
                 else:
                     runs.append([pivots])
-            self._segments = [(run, max(0, run[0].start - self.max_offset),
-                               min(self.n_frames, run[-1].stop + self.max_offset)) for run in runs]
+            lows = [max(0, run[0].start - self.max_offset) for run in runs]
+            self._segments = []
+            for index, run in enumerate(runs):
+                high = min(self.n_frames, run[-1].stop + self.max_offset)
+                done = lows[index + 1] if index + 1 < len(runs) else high
+                self._segments.append(Segment(run, lows[index], high, done,
+                                              self._integer_edges_into(lows[index], done)))
         return self._segments
+
+    def _integer_edges_into(self, first: int, stop: int):
+        """[(target pixel, source pixel, weight)] of the integer edges, both ways, that add to the
+        frames first .. stop - 1, in the order they are added."""
+        n_pixels = self.height * self.width
+        edges = []
+        for offset, (pivot, corner) in self.integer_edges.items():
+            for target, source in ((pivot, corner), (corner, pivot)):
+                inside = (target >= first * n_pixels) & (target < stop * n_pixels)
+                edges.append((target[inside], source[inside], 2 * self.weights[abs(offset)]))
+        return edges
 
     def propagate(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """out = M x for maps x (n x N): x itself (self weight g(0) = 1), plus what every pivot
@@ -161,43 +191,38 @@ class SpaceTimeGraph:
         n, height, width = self.n_frames, self.height, self.width
         segments = self.segments()
         if self._buffers is None:  # kept across iterations: no allocation churn
-            window = (max(high - low for _, low, high in segments), height + 2 * PAD, self.padded_width)
+            window = (max(segment.high - segment.low for segment in segments), height + 2 * PAD, self.padded_width)
             self._buffers = (torch.empty(window, device=x.device), torch.empty(window, device=x.device))
         table, given = self._buffers
         frames = x.view(n, height, width)
         out.copy_(x)
         given.zero_()
-        for index, (blocks, low, high) in enumerate(segments):
+        for segment in segments:
+            low, high = segment.low, segment.high
             # table[f, r, c] = sum of the 2x2 block with top-left padded pixel (r, c) of frame low + f,
             # zero outside the image
             sums = table[:high - low].zero_()
             for dr, dc in ((0, 0), (0, 1), (1, 0), (1, 1)):
                 sums[:, PAD - dr:PAD - dr + height, PAD - dc:PAD - dc + width] += frames[low:high]
             if worker_threads(x.device) > 1:  # one thread gathers, the other scatters: no write is shared
-                run_all(lambda role: self._along_chains(blocks, low, x, out, table, given, *role),
+                run_all(lambda role: self._along_chains(segment.blocks, low, x, out, table, given, *role),
                         ((True, False), (False, True)), 2)
             else:
-                self._along_chains(blocks, low, x, out, table, given, True, True)
-            # the frames before the next segment's first are complete: no later chain reaches them
-            done = segments[index + 1][1] if index + 1 < len(segments) else high
-            self._finish_frames(x, out, given[:done - low], low)
-            carried = given[done - low:high - low].clone()  # the next window starts at frame `done`
+                self._along_chains(segment.blocks, low, x, out, table, given, True, True)
+            self._finish_frames(segment, x, out, given[:segment.done - low])
+            carried = given[segment.done - low:high - low].clone()  # the next window starts at `done`
             given[:carried.shape[0]] = carried
             given[carried.shape[0]:].zero_()
         out[:, 0] = x[:, 0]
         return out
 
-    def _finish_frames(self, x, out, given, first: int):
-        """Add to the frames first .. first + len(given) - 1 of out their integer edges and what
-        their blocks were given (spread to each block's four pixels)."""
-        n_pixels, height, width = x.shape[1], self.height, self.width
-        stop = first + given.shape[0]
+    def _finish_frames(self, segment, x, out, given):
+        """Add to the frames segment.low .. segment.done - 1 of out (those of `given`) their integer
+        edges and what their blocks were given (spread to each block's four pixels)."""
+        height, width, first = self.height, self.width, segment.low
         flat_x, flat_out = x.reshape(-1), out.view(-1)
-        for offset, (pivot, corner) in self.integer_edges.items():
-            weight = 2 * self.weights[abs(offset)]
-            for target, source in ((pivot, corner), (corner, pivot)):
-                inside = (target >= first * n_pixels) & (target < stop * n_pixels)
-                flat_out.index_add_(0, target[inside], flat_x[source[inside]], alpha=weight)
+        for target, source, weight in segment.integer_edges:
+            flat_out.index_add_(0, target, flat_x[source], alpha=weight)
         frames_out = out.view(-1, height, width)
         for start in range(0, given.shape[0], 8):  # each block gives to its four pixels
             chunk = given[start:start + 8]

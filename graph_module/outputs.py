@@ -29,10 +29,9 @@ def save_iteration(out_path, iteration: int, maps: torch.Tensor, original_size):
         for index, soft_map in enumerate(maps):
             save_tensor(soft_map[:, :, None].clone(), tmp / ('%05d.pt' % index))
     height, width = original_size
-
-    def write_png(index):  # resized in the writing thread: 900 frames' images at once would be 0.4 GB
-        write_image(tmp / ('%05d.png' % index), map_to_uint8(resize_map(maps[index], height, width)))
     with atomic_dir(png_dir) as tmp, ThreadPoolExecutor(2) as pool:
+        def write_png(index):  # resized in the writing thread: 900 frames' images at once are 0.4 GB
+            write_image(tmp / ('%05d.png' % index), map_to_uint8(resize_map(maps[index], height, width)))
         list(pool.map(write_png, range(len(maps))))
 
 
